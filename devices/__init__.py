@@ -1,0 +1,1 @@
+"""Instruments: drivers (pure protocol), emulators and the Tango device classes."""
