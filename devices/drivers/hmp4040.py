@@ -7,6 +7,7 @@ it inside one transaction, so channels sharing the connection never interleave.
 from __future__ import annotations
 
 from devices.drivers import scpi
+from devices.drivers.errors import InstrumentError
 from devices.drivers.instrument import ScpiInstrument
 from devices.drivers.power_supply import ChannelReadback
 
@@ -18,6 +19,12 @@ class Hmp4040Driver(ScpiInstrument):
     def _check_channel(self, channel: int) -> None:
         if channel not in self.channels:
             raise ValueError(f"HMP4040 has channels 1-4, not {channel}")
+
+    def verify(self) -> None:
+        """Check that the instrument on the other end is an HMP4040."""
+        manufacturer, model, _, _ = self.identify()
+        if "HMP4040" not in model.upper():
+            raise InstrumentError(f"expected an HMP4040, found {manufacturer} {model}")
 
     def select(self, channel: int) -> None:
         self._check_channel(channel)

@@ -47,15 +47,20 @@ class ScpiInstrument:
     def next_error(self) -> tuple[int, str]:
         return scpi.parse_error("SYST:ERR?", self.query("SYST:ERR?"))
 
-    def check_errors(self) -> None:
-        """Raise the first error in the instrument's queue, after draining it."""
+    def drain_errors(self) -> list[tuple[int, str]]:
+        """Read (and so clear) the error queue without changing any setting."""
         with self._lock:
             errors = []
-            for _ in range(16):
+            for _ in range(32):
                 code, message = self.next_error()
                 if code == 0:
                     break
                 errors.append((code, message))
+            return errors
+
+    def check_errors(self) -> None:
+        """Raise the first error in the instrument's queue, after draining it."""
+        errors = self.drain_errors()
         if errors:
             raise InstrumentReportedError(*errors[0])
 

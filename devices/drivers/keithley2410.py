@@ -9,6 +9,7 @@ the readback reports 0 V / 0 A without triggering a reading.
 from __future__ import annotations
 
 from devices.drivers import scpi
+from devices.drivers.errors import InstrumentError
 from devices.drivers.instrument import ScpiInstrument
 from devices.drivers.power_supply import ChannelReadback
 
@@ -20,6 +21,12 @@ class Keithley2410Driver(ScpiInstrument):
     def _check_channel(self, channel: int) -> None:
         if channel != 1:
             raise ValueError(f"the Keithley 2410 has one output (channel 1), not {channel}")
+
+    def verify(self) -> None:
+        """Refuse to drive an SMU that is not sourcing voltage (never reconfigure it silently)."""
+        function = self.query(":SOUR:FUNC?").strip().strip('"').upper()
+        if function not in ("VOLT", "VOLTAGE"):
+            raise InstrumentError(f"the SMU sources {function!r}, not VOLT: set :SOUR:FUNC VOLT on it first")
 
     def configure(self) -> None:
         """Voltage source, current measurement, V and I in the reading."""

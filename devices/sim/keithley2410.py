@@ -100,6 +100,8 @@ class Keithley2410Model(ScpiModel):
         elif header == "SOUR:FUNC":
             if argument.upper().strip('"') not in ("VOLT", "VOLTAGE"):
                 raise ScpiError(-221, "Settings conflict")
+        elif header == "SOUR:FUNC?":
+            return "VOLT"
         elif header in ("SENS:FUNC", "SENS:FUNC:ON"):
             if "CURR" not in argument.upper():
                 raise ScpiError(-221, "Settings conflict")

@@ -1,0 +1,1 @@
+"""Power-supply channels: the component manager and the Tango device."""
