@@ -22,6 +22,7 @@ from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatu
 log = logging.getLogger(__name__)
 
 RAMP_TICK_S = 0.1
+SETTLE_MAX_S = 3.0  # after a ramp, MOVING until the readback follows (at most this long)
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 5.0
 
@@ -55,6 +56,7 @@ class PowerSupplyChannelManager:
         self._target: float | None = None  # None until the instrument was read once
         self._level = 0.0  # last source level commanded or read
         self._ramping = False
+        self._settle_until = 0.0
         self._off_after_ramp = False
         self._trip: Trip | None = None
         self._trip_latched = False
@@ -204,6 +206,7 @@ class PowerSupplyChannelManager:
             self._write_level(level)
         if self._level == goal:
             self._ramping = False
+            self._settle_until = time.monotonic() + SETTLE_MAX_S
             if self._off_after_ramp:
                 self._off_after_ramp = False
                 self._call(self.driver.set_output, self.channel, False)
@@ -282,6 +285,8 @@ class PowerSupplyChannelManager:
                 text = f"ramping to {self._target_for_ramp:g} V at {self._ramp_rate:g} V/s"
                 if self._off_after_ramp:
                     text += ", then output off"
+            elif reading.output and self._settling(reading):
+                state, text = ChannelState.MOVING, f"settling at {self._level:g} V"
             elif reading.output:
                 state, text = ChannelState.ON, f"output on at {reading.voltage_setpoint:g} V"
             else:
@@ -301,11 +306,18 @@ class PowerSupplyChannelManager:
                 last_trip=self._trip,
             )
 
+    def _settling(self, reading: ChannelReadback) -> bool:
+        if time.monotonic() > self._settle_until:
+            return False
+        tolerance = max(0.01 * abs(self._level), 0.05)
+        return abs(reading.voltage - self._level) > tolerance
+
     def _run(self) -> None:
         next_poll = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
-            if now >= next_poll or self._ramping:
+            busy = self._ramping or time.monotonic() < self._settle_until
+            if now >= next_poll or busy:
                 self._poll_once()
                 self.status = self._observe()
                 try:
@@ -318,7 +330,8 @@ class PowerSupplyChannelManager:
                     period = self._backoff
                     self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
                 next_poll = time.monotonic() + period
-            wait = RAMP_TICK_S if self._ramping else max(0.0, next_poll - time.monotonic())
+            busy = self._ramping or time.monotonic() < self._settle_until
+            wait = RAMP_TICK_S if busy else max(0.0, next_poll - time.monotonic())
             if self._wake.wait(wait):
                 self._wake.clear()
                 next_poll = 0.0

@@ -1,0 +1,107 @@
+"""Child processes of a station: spawned with their own log, tracked by PID.
+
+Nothing here looks processes up by name: a process is stopped only through
+the PID we started it with (kept in a pid file for detached stations).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+
+class PortTaken(RuntimeError):
+    pass
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(f"{what}: port {port} on {host} is taken ({exc.strerror}); "
+                            f"stop whatever listens there or choose another port in the station file") from None
+
+
+def port_open(host: str, port: int, timeout_s: float = 0.2) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as gone
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def stop_pid(pid: int, timeout_s: float = 10.0) -> bool:
+    """SIGTERM, wait, then SIGKILL. True when the process is gone."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return True
+    time.sleep(0.1)
+    return not pid_alive(pid)
+
+
+def spawn(args: list[str], env: dict[str, str], log_path: Path, new_session: bool = False) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = open(log_path, "ab", buffering=0)
+    try:
+        return subprocess.Popen(
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=new_session,
+        )
+    finally:
+        log.close()
+
+
+def tango_env(tango_host: str, event_port: int | None = None, heartbeat_port: int | None = None) -> dict[str, str]:
+    """Environment of every Tango child: explicit TANGO_HOST, pinned ZMQ ports."""
+    env = dict(os.environ)
+    env["TANGO_HOST"] = tango_host
+    env["PYTHONUNBUFFERED"] = "1"
+    env["TANGO_ZMQ_EVENT_PORT"] = str(event_port or free_port())
+    env["TANGO_ZMQ_HEARTBEAT_PORT"] = str(heartbeat_port or free_port())
+    return env
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None

@@ -1,0 +1,296 @@
+"""Checking a station file: every problem, each with its line and key path.
+
+Schema errors come from pydantic; the cross-checks (classes, properties,
+attributes, limits, instruments, names, ports) run on the raw document too,
+so one pass reports everything that is wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from db.classes import ClassInfo, known_classes
+from db.station import RESOURCE_TCP, LoadedStation, Station
+from db.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
+from devices.catalog import MODEL_CHANNELS
+from devices.sim.catalog import EMULATORS
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+# (lower, higher) pairs of attribute limits that must be ordered
+_ORDER = [
+    ("min_value", "max_value"),
+    ("min_alarm", "max_alarm"),
+    ("min_warning", "max_warning"),
+    ("min_value", "min_alarm"),
+    ("min_alarm", "min_warning"),
+    ("max_warning", "max_alarm"),
+    ("max_alarm", "max_value"),
+]
+# device-property pairs that must be ordered, per class
+_PROPERTY_ORDER = {"PowerSupplyChannel": [("voltage_min", "voltage_max")]}
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: tuple
+    line: int | None
+    message: str
+
+    def format(self, filename: str) -> str:
+        where = f"{filename}:{self.line}" if self.line else filename
+        key = dotted(self.path)
+        return f"{where} {key}: {self.message}" if key else f"{where}: {self.message}"
+
+
+class StationFileError(Exception):
+    def __init__(self, filename: str, problems: list[Problem]):
+        self.filename = filename
+        self.problems = problems
+        super().__init__("\n".join(p.format(filename) for p in problems))
+
+
+def dotted(path: tuple) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _pydantic_problems(doc: YamlDocument, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        path = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {path[-1]!r}"
+        elif message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        problems.append(Problem(path, doc.line_of(path), message))
+    return problems
+
+
+def _type_ok(expected: str, value) -> bool:
+    if expected == "bool":
+        return isinstance(value, bool)
+    if expected == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected == "str":
+        return isinstance(value, str)
+    if expected.startswith("list["):
+        inner = expected[5:-1]
+        return isinstance(value, list) and all(_type_ok(inner, v) for v in value)
+    return True
+
+
+class _Checker:
+    def __init__(self, doc: YamlDocument):
+        self.doc = doc
+        self.problems: list[Problem] = []
+        self.classes = known_classes()
+
+    def add(self, path: tuple, message: str) -> None:
+        self.problems.append(Problem(path, self.doc.line_of(path), message))
+
+    def run(self) -> list[Problem]:
+        data = self.doc.data
+        if not isinstance(data, dict):
+            self.add((), "a station file is a mapping with 'station', 'servers', ...")
+            return self.problems
+        station = data.get("station")
+        instruments = data.get("instruments") if isinstance(data.get("instruments"), dict) else {}
+        self._instruments(instruments)
+        seen_devices: dict[str, tuple] = {}
+        seen_servers: dict[str, tuple] = {}
+        instrument_server: dict[str, tuple[str, tuple]] = {}
+        channels_used: dict[tuple[str, int], tuple] = {}
+        servers = data.get("servers") if isinstance(data.get("servers"), list) else []
+        for i, server in enumerate(servers):
+            if not isinstance(server, dict):
+                continue
+            name = server.get("name")
+            if isinstance(name, str):
+                if name.lower() in seen_servers:
+                    self.add(("servers", i, "name"), f"duplicate server {name!r} (also at {dotted(seen_servers[name.lower()])})")
+                seen_servers.setdefault(name.lower(), ("servers", i, "name"))
+            devices = server.get("devices") if isinstance(server.get("devices"), list) else []
+            for j, device in enumerate(devices):
+                if not isinstance(device, dict):
+                    continue
+                path = ("servers", i, "devices", j)
+                self._device_name(device.get("name"), path, station, seen_devices)
+                info = self._device_class(device.get("class"), path)
+                self._device_instrument(device, info, path, instruments, name, instrument_server, channels_used)
+                if info is not None:
+                    self._device_properties(device.get("properties"), info, path)
+                    self._device_attributes(device.get("attributes"), info, path)
+        externals = data.get("external_devices") if isinstance(data.get("external_devices"), list) else []
+        for k, device in enumerate(externals):
+            if isinstance(device, dict):
+                self._device_name(device.get("name"), ("external_devices", k), None, seen_devices)
+        self._ports(data, instruments, servers)
+        return self.problems
+
+    def _device_name(self, name, path, station, seen) -> None:
+        if not isinstance(name, str):
+            return
+        key = name.lower()
+        if key in seen:
+            self.add(path + ("name",), f"duplicate device name {name!r} (also at {dotted(seen[key])})")
+            return
+        seen[key] = path + ("name",)
+        if station and key.count("/") == 2 and key.split("/")[0] != str(station).lower():
+            self.add(path + ("name",), f"device {name!r} must be in the station's domain: {station}/<family>/<member>")
+
+    def _device_class(self, cls, path) -> ClassInfo | None:
+        if not isinstance(cls, str):
+            return None
+        if cls not in self.classes:
+            known = ", ".join(sorted(self.classes))
+            self.add(path + ("class",), f"unknown device class {cls!r} (known: {known})")
+            return None
+        return self.classes[cls]
+
+    def _device_instrument(self, device, info, path, instruments, server, instrument_server, channels_used) -> None:
+        ref = device.get("instrument")
+        if ref is None:
+            if info is not None and info.instrument_models and not {"model", "resource"} <= set(device.get("properties") or {}):
+                self.add(path, f"a {info.name} needs 'instrument' (or the properties model and resource)")
+            return
+        if not isinstance(ref, str):
+            return
+        if ref not in instruments:
+            known = ", ".join(sorted(instruments)) or "none defined"
+            self.add(path + ("instrument",), f"unknown instrument {ref!r} (instruments: {known})")
+            return
+        model = instruments[ref].get("model") if isinstance(instruments[ref], dict) else None
+        if info is not None and model is not None and model not in info.instrument_models:
+            self.add(path + ("instrument",), f"a {info.name} cannot drive a {model} (it drives: {', '.join(info.instrument_models)})")
+        if ref in instrument_server and instrument_server[ref][0] != server:
+            other = instrument_server[ref][1]
+            self.add(path + ("instrument",), f"instrument {ref!r} is already used by server {instrument_server[ref][0]!r} "
+                     f"({dotted(other)}): channels of one instrument share one connection, so put them in one server")
+        instrument_server.setdefault(ref, (server, path))
+        channel = (device.get("properties") or {}).get("channel", 1) if isinstance(device.get("properties"), dict) else 1
+        if model in MODEL_CHANNELS and isinstance(channel, int) and channel not in MODEL_CHANNELS[model]:
+            self.add(path + ("properties", "channel"), f"a {model} has channels {list(MODEL_CHANNELS[model])}, not {channel}")
+        if isinstance(channel, int):
+            key = (ref, channel)
+            if key in channels_used:
+                self.add(path + ("instrument",), f"channel {channel} of {ref!r} is already driven by {dotted(channels_used[key])}")
+            channels_used.setdefault(key, path)
+
+    def _device_properties(self, properties, info: ClassInfo, path) -> None:
+        if not isinstance(properties, dict):
+            return
+        for name, value in properties.items():
+            where = path + ("properties", name)
+            if name not in info.properties:
+                known = ", ".join(sorted(info.properties))
+                self.add(where, f"{info.name} has no property {name!r} (known: {known})")
+                continue
+            expected = info.properties[name].type
+            if not _type_ok(expected, value):
+                self.add(where, f"expected {_EXPECTED.get(expected, expected)}, got {value!r}")
+        for low, high in _PROPERTY_ORDER.get(info.name, []):
+            lo, hi = properties.get(low), properties.get(high)
+            if _number(lo) and _number(hi) and lo > hi:
+                self.add(path + ("properties", low), f"{low} = {lo} is above {high} = {hi}")
+
+    def _device_attributes(self, attributes, info: ClassInfo, path) -> None:
+        if not isinstance(attributes, dict):
+            return
+        for name, config in attributes.items():
+            where = path + ("attributes", name)
+            if name not in info.attributes:
+                known = ", ".join(sorted(info.attributes))
+                self.add(where, f"{info.name} has no attribute {name!r} (known: {known})")
+                continue
+            if not isinstance(config, dict):
+                continue
+            for low, high in _ORDER:
+                lo, hi = config.get(low), config.get(high)
+                if _number(lo) and _number(hi) and lo > hi:
+                    self.add(where + (low,), f"{low} = {lo} is above {high} = {hi}")
+
+    def _instruments(self, instruments: dict) -> None:
+        for name, instrument in instruments.items():
+            if not isinstance(instrument, dict):
+                continue
+            path = ("instruments", name)
+            model = instrument.get("model")
+            if isinstance(model, str) and model not in MODEL_CHANNELS:
+                self.add(path + ("model",), f"unknown instrument model {model!r} (known: {', '.join(sorted(MODEL_CHANNELS))})")
+            resource = instrument.get("resource")
+            if instrument.get("emulated") is True and isinstance(resource, str):
+                match = RESOURCE_TCP.match(resource)
+                if not match:
+                    self.add(path + ("resource",), "an emulated instrument needs a TCPIP::<host>::<port>::SOCKET resource")
+                elif match["host"] not in LOOPBACK:
+                    self.add(path + ("resource",), f"emulators listen on loopback only, not {match['host']!r}")
+                if isinstance(model, str) and model in MODEL_CHANNELS and model not in EMULATORS:
+                    self.add(path + ("emulated",), f"there is no emulator for {model!r}")
+
+    def _ports(self, data, instruments, servers) -> None:
+        used: dict[int, tuple] = {}
+
+        def claim(port, path, what):
+            if not isinstance(port, int):
+                return
+            if port in used:
+                self.add(path, f"port {port} ({what}) is already used at {dotted(used[port])}")
+            used.setdefault(port, path)
+
+        try:
+            db = data["tango"]["database"]["embedded"]
+            claim(db.get("port", 10000), ("tango", "database", "embedded", "port"), "Tango database")
+        except (KeyError, TypeError, AttributeError):
+            pass
+        for name, instrument in instruments.items():
+            if isinstance(instrument, dict) and instrument.get("emulated") is True and isinstance(instrument.get("resource"), str):
+                match = RESOURCE_TCP.match(instrument["resource"])
+                if match:
+                    claim(int(match["port"]), ("instruments", name, "resource"), "emulator")
+                    control = (instrument.get("emulator") or {}).get("control_port") if isinstance(instrument.get("emulator"), dict) else None
+                    claim(control if control is not None else int(match["port"]) + 1, ("instruments", name, "emulator"), "emulator control")
+        for i, server in enumerate(servers):
+            if isinstance(server, dict):
+                claim(server.get("port"), ("servers", i, "port"), "device server")
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_text(text: str) -> tuple[Station | None, list[Problem]]:
+    try:
+        doc = load_yaml(text)
+    except YamlSyntaxError as exc:
+        return None, [Problem((), exc.line, exc.message)]
+    problems: list[Problem] = []
+    station = None
+    try:
+        station = Station.model_validate(doc.data)
+    except ValidationError as exc:
+        problems.extend(_pydantic_problems(doc, exc))
+    problems.extend(_Checker(doc).run())
+    problems.sort(key=lambda p: (p.line or 0, dotted(p.path)))
+    return (station if not problems else None), problems
+
+
+def load_station(path: str | Path) -> LoadedStation:
+    """Load and validate a station file; raise StationFileError listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StationFileError(str(path), [Problem((), None, f"cannot read the station file: {exc.strerror}")]) from exc
+    station, problems = check_text(text)
+    if problems:
+        raise StationFileError(path.name, problems)
+    return LoadedStation(station, path)

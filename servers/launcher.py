@@ -1,0 +1,307 @@
+"""Start a whole station from its file and keep it running.
+
+``trackerdcs up`` runs this in the foreground (``--detach``: in its own
+session, with a pid file). Order: embedded database -> apply the file ->
+emulators -> one process per device server -> wait until every device
+answers. Then it supervises: a child that dies is restarted with backoff
+and the restart is logged. SIGTERM / Ctrl-C stops every child it started,
+by PID, newest first.
+
+    python -m servers.launcher STATION_FILE
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tango
+
+from db import process, tango_config
+from db.station import LoadedStation
+from db.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
+from db.validation import load_station
+
+log = logging.getLogger("trackerdcs.launcher")
+
+BACKOFF_START_S = 1.0
+BACKOFF_MAX_S = 30.0
+STABLE_AFTER_S = 60.0
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log_file: Path
+    proc: subprocess.Popen | None = None
+    restarts: int = 0
+    backoff: float = BACKOFF_START_S
+    next_start: float = 0.0
+    started_at: float = 0.0
+    ready_check: object = field(default=None, repr=False)
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self) -> None:
+        self.proc = process.spawn(self.args, self.env, self.log_file)
+        self.started_at = time.monotonic()
+
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+def run_dir(station: LoadedStation) -> Path:
+    return station.data_dir / "run"
+
+
+def state_file(station: LoadedStation) -> Path:
+    return run_dir(station) / "station.json"
+
+
+def launcher_pid_file(station: LoadedStation) -> Path:
+    return run_dir(station) / "launcher.pid"
+
+
+def running_launcher(station: LoadedStation) -> int | None:
+    pid = process.read_pid(launcher_pid_file(station))
+    return pid if pid is not None and process.pid_alive(pid) else None
+
+
+class StationLauncher:
+    def __init__(self, station: LoadedStation):
+        self.station = station
+        self.children: list[Child] = []
+        self.database_child: subprocess.Popen | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self.log_dir = station.data_dir / "log"
+
+    # ------------------------------------------------------------ start-up
+    def start(self, timeout_s: float = 60.0) -> float:
+        """Bring the station up; return the seconds it took until every device answered."""
+        began = time.monotonic()
+        pid = running_launcher(self.station)
+        if pid is not None and pid != os.getpid():
+            raise LaunchError(f"station {self.station.name!r} is already up (launcher PID {pid}); "
+                              f"use 'trackerdcs down {self.station.path}' first")
+        run_dir(self.station).mkdir(parents=True, exist_ok=True)
+        launcher_pid_file(self.station).write_text(f"{os.getpid()}\n")
+        self._write_state(ready=False)
+        try:
+            self._start_database()
+            db = connect(self.station.tango_host)
+            changes = tango_config.plan(self.station, db)
+            for change in changes:
+                log.info("config: %s", change)
+            tango_config.apply(changes)
+            self._start_emulators()
+            self._start_servers()
+            self._wait_ready(began + timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        elapsed = time.monotonic() - began
+        self._write_state(ready=True, startup_s=elapsed)
+        log.info("station %s is up in %.2f s (TANGO_HOST=%s)", self.station.name, elapsed, self.station.tango_host)
+        return elapsed
+
+    def _start_database(self) -> None:
+        if self.station.station.tango.database.embedded is None:
+            if not answering(self.station.tango_host):
+                raise LaunchError(f"the external Tango database {self.station.tango_host} does not answer")
+            return
+        database = EmbeddedDatabase.of(self.station)
+        if database.answering():
+            log.info("using the Tango database already running on %s", database.tango_host)
+            return
+        try:
+            self.database_child = database.start()
+        except (DatabaseError, process.PortTaken) as exc:
+            raise LaunchError(str(exc)) from None
+        log.info("embedded Tango database on %s (PID %d, %s)", database.tango_host,
+                 self.database_child.pid, database.db_file)
+
+    def _start_emulators(self) -> None:
+        for name, instrument in self.station.station.instruments.items():
+            if not instrument.emulated:
+                continue
+            host, port = instrument.tcp_address
+            control = instrument.control_port
+            for p, what in ((port, "emulator"), (control, "emulator control")):
+                try:
+                    process.check_port_free(host, p, f"{what} of {name}")
+                except process.PortTaken as exc:
+                    raise LaunchError(str(exc)) from None
+            child = Child(
+                f"emulator {name}",
+                [sys.executable, "-m", "devices.sim", instrument.model, "--host", host,
+                 "--port", str(port), "--control-port", str(control)],
+                dict(os.environ, PYTHONUNBUFFERED="1"),
+                self.log_dir / f"emulator-{name}.log",
+                ready_check=(host, port),
+            )
+            self._launch(child)
+        deadline = time.monotonic() + 10
+        for child in self.children:
+            while child.ready_check and not process.port_open(*child.ready_check):
+                if not child.running() or time.monotonic() > deadline:
+                    raise LaunchError(f"{child.name} did not start; see {child.log_file}")
+                time.sleep(0.05)
+
+    def _start_servers(self) -> None:
+        for server in self.station.station.servers:
+            executable, instance = server.name.split("/", 1)
+            port = server.port or process.free_port()
+            env = process.tango_env(self.station.tango_host)
+            child = Child(
+                f"server {server.name}",
+                [sys.executable, "-m", "servers.device_server", executable, instance,
+                 "-ORBendPoint", f"giop:tcp:127.0.0.1:{port}"],
+                env,
+                self.log_dir / f"server-{executable}-{instance}.log",
+            )
+            self._launch(child)
+
+    def _launch(self, child: Child) -> None:
+        child.start()
+        self.children.append(child)
+        log.info("started %s (PID %d)", child.name, child.pid)
+
+    def device_names(self) -> list[str]:
+        return [device.name for _, device in self.station.station.devices()]
+
+    def _wait_ready(self, deadline: float) -> None:
+        pending = self.device_names()
+        while pending:
+            for child in self.children:
+                if not child.running():
+                    raise LaunchError(f"{child.name} exited with code {child.proc.returncode}; see {child.log_file}")
+            pending = [name for name in pending if not device_answers(self.station.tango_host, name)]
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise LaunchError(f"devices not answering: {', '.join(pending)}")
+            time.sleep(0.1)
+
+    # ---------------------------------------------------------- supervising
+    def supervise(self) -> None:
+        while not self._stop.wait(0.2):
+            now = time.monotonic()
+            with self._lock:
+                for child in self.children:
+                    if child.running():
+                        if now - child.started_at > STABLE_AFTER_S:
+                            child.backoff = BACKOFF_START_S
+                        continue
+                    if child.next_start == 0.0:
+                        code = child.proc.returncode if child.proc else None
+                        child.next_start = now + child.backoff
+                        log.warning("%s (PID %s) exited with code %s; restarting in %.0f s",
+                                    child.name, child.pid, code, child.backoff)
+                    elif now >= child.next_start:
+                        child.start()
+                        child.restarts += 1
+                        child.next_start = 0.0
+                        child.backoff = min(child.backoff * 2, BACKOFF_MAX_S)
+                        log.warning("restarted %s (PID %d, restart #%d)", child.name, child.pid, child.restarts)
+                        self._write_state(ready=True)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            for child in reversed(self.children):
+                if child.running():
+                    log.info("stopping %s (PID %d)", child.name, child.pid)
+                    process.stop_pid(child.pid)
+                    child.proc.wait(timeout=5)
+            self.children.clear()
+            if self.database_child is not None:
+                log.info("stopping the embedded Tango database (PID %d)", self.database_child.pid)
+                process.stop_pid(self.database_child.pid)
+                self.database_child.wait(timeout=5)
+                EmbeddedDatabase.of(self.station).pid_file.unlink(missing_ok=True)
+                self.database_child = None
+        state_file(self.station).unlink(missing_ok=True)
+        if process.read_pid(launcher_pid_file(self.station)) == os.getpid():
+            launcher_pid_file(self.station).unlink(missing_ok=True)
+
+    def _write_state(self, ready: bool, **extra) -> None:
+        children = {child.name: child.pid for child in self.children if child.pid}
+        if self.database_child is not None:
+            children["database"] = self.database_child.pid
+        payload = {
+            "station": self.station.name,
+            "launcher_pid": os.getpid(),
+            "tango_host": self.station.tango_host,
+            "ready": ready,
+            "children": children,
+            **extra,
+        }
+        path = state_file(self.station)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2))
+        tmp.replace(path)
+
+
+def device_answers(tango_host: str, name: str, timeout_ms: int = 1000) -> bool:
+    try:
+        proxy = tango.DeviceProxy(f"tango://{tango_host}/{name}")
+        proxy.set_timeout_millis(timeout_ms)
+        proxy.state()
+        return True
+    except tango.DevFailed:
+        return False
+
+
+def run_foreground(station: LoadedStation, on_ready=None) -> int:
+    launcher = StationLauncher(station)
+
+    def _signal(signum, _frame):
+        log.info("signal %d: stopping the station", signum)
+        launcher.request_stop()
+
+    signal.signal(signal.SIGTERM, _signal)
+    signal.signal(signal.SIGINT, _signal)
+    try:
+        elapsed = launcher.start()
+        if on_ready is not None:
+            on_ready(launcher, elapsed)
+        launcher.supervise()
+    except LaunchError as exc:
+        log.error("%s", exc)
+        return 1
+    finally:
+        launcher.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m servers.launcher STATION_FILE", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    return run_foreground(load_station(args[0]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from trackerdcs.cli import main
+
+main()

@@ -1,0 +1,272 @@
+"""The ``trackerdcs`` command: the station's one entry point."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from db import tango_config
+from db.process import PortTaken
+from db.tango_database import DatabaseError, EmbeddedDatabase, connect
+from db.validation import StationFileError, load_station
+from servers import control
+from servers.launcher import LaunchError, run_foreground
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load(path: str):
+    try:
+        return load_station(path)
+    except StationFileError as exc:
+        for problem in exc.problems:
+            click.echo(problem.format(exc.filename), err=True)
+        click.echo(f"{len(exc.problems)} problem(s) in {path}", err=True)
+        sys.exit(1)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="log more")
+def cli(verbose: bool) -> None:
+    """Detector control system of a tracker module-test station (Tango Controls)."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+
+
+# ------------------------------------------------------------------ config
+@cli.group()
+def config() -> None:
+    """Check a station file and apply it to the Tango database."""
+
+
+@config.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def config_check(file: str) -> None:
+    """Report every problem of FILE (exit 1 when there is one)."""
+    station = _load(file)
+    devices = len(station.station.devices())
+    console.print(f"{file}: OK — station {station.name}, {len(station.station.servers)} server(s), {devices} device(s)")
+
+
+def _plan(file: str, prune: bool):
+    station = _load(file)
+    try:
+        db = connect(station.tango_host)
+        return station, tango_config.plan(station, db, prune=prune)
+    except DatabaseError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # DevFailed from an unreachable database
+        _fail(f"cannot read the Tango database at {station.tango_host}: {getattr(exc, 'args', [exc])[0]}")
+
+
+@config.command("diff")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--prune", is_flag=True, help="also list the station's devices that left the file")
+def config_diff(file: str, prune: bool) -> None:
+    """Show what 'apply' would change in the Tango database (nothing is written)."""
+    _, changes = _plan(file, prune)
+    for change in changes:
+        click.echo(str(change))
+    if not changes:
+        console.print("no changes")
+
+
+@config.command("apply")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--prune", is_flag=True, help="remove the station's devices that left the file (never others)")
+def config_apply(file: str, prune: bool) -> None:
+    """Write servers, devices, properties and attribute properties of FILE to the Tango database."""
+    _, changes = _plan(file, prune)
+    tango_config.apply(changes)
+    for change in changes:
+        click.echo(str(change))
+    console.print(f"{len(changes)} change(s) applied")
+
+
+# ---------------------------------------------------------------- database
+@cli.group()
+def db() -> None:
+    """The embedded Tango database of a station."""
+
+
+def _database(file: str) -> EmbeddedDatabase:
+    try:
+        return EmbeddedDatabase.of(_load(file))
+    except DatabaseError as exc:
+        _fail(str(exc))
+
+
+@db.command("start")
+@click.argument("file", type=click.Path(dir_okay=False))
+def db_start(file: str) -> None:
+    """Start the embedded database detached (pid file in the data directory)."""
+    database = _database(file)
+    if database.answering():
+        _fail(f"a Tango database already answers on {database.tango_host}")
+    try:
+        child = database.start(detached=True)
+    except (DatabaseError, PortTaken) as exc:
+        _fail(str(exc))
+    console.print(f"Tango database up on {database.tango_host} (PID {child.pid}); export TANGO_HOST={database.tango_host}")
+
+
+@db.command("stop")
+@click.argument("file", type=click.Path(dir_okay=False))
+def db_stop(file: str) -> None:
+    """Stop the embedded database started by 'db start'."""
+    database = _database(file)
+    pid = database.running_pid()
+    if pid is None:
+        console.print("the embedded database is not running (no live pid file)")
+        return
+    database.stop()
+    console.print(f"stopped the Tango database (PID {pid})")
+
+
+@db.command("status")
+@click.argument("file", type=click.Path(dir_okay=False))
+def db_status(file: str) -> None:
+    """Say whether the station's database answers (exit 1 when not)."""
+    database = _database(file)
+    pid = database.running_pid()
+    if database.answering():
+        owner = f"PID {pid}" if pid else "not started by this station"
+        console.print(f"Tango database answers on {database.tango_host} ({owner}); file {database.db_file}")
+    else:
+        console.print(f"no Tango database answers on {database.tango_host}")
+        sys.exit(1)
+
+
+# ----------------------------------------------------------------- station
+def _print_connect(station) -> None:
+    console.print(f"Station [bold]{station.name}[/] is up. Connect with:")
+    console.print(f"  export TANGO_HOST={station.tango_host}")
+    for server, device in station.station.devices():
+        console.print(f"  {device.name:<32} {device.class_:<22} ({server.name})", highlight=False)
+    console.print(f'  python -c "import tango; print(tango.DeviceProxy(\'{station.station.devices()[0][1].name}\').state())"'
+                  if station.station.devices() else "")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--detach", is_flag=True, help="run in the background; stop with 'trackerdcs down FILE'")
+def up(file: str, detach: bool) -> None:
+    """Start the station described by FILE and supervise it (Ctrl-C stops everything)."""
+    station = _load(file)
+    if detach:
+        try:
+            state = control.up_detached(station)
+        except LaunchError as exc:
+            _fail(str(exc))
+        _print_connect(station)
+        console.print(f"launcher PID {state['launcher_pid']}, up in {state.get('startup_s', 0):.2f} s; "
+                      f"stop with: trackerdcs down {file}")
+        return
+    code = run_foreground(station, on_ready=lambda launcher, elapsed: _print_connect(station))
+    sys.exit(code)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def down(file: str) -> None:
+    """Stop a station started with 'up --detach'."""
+    station = _load(file)
+    stopped = control.down(station)
+    console.print("stopped: " + ", ".join(stopped) if stopped else f"station {station.name} was not running")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def status(file: str, as_json: bool) -> None:
+    """Every device of the station with class, state, status and key values."""
+    station = _load(file)
+    rows = control.device_status(station)
+    if as_json:
+        click.echo(json.dumps({"station": station.name, "tango_host": station.tango_host,
+                               "devices": [row.as_dict() for row in rows]}, indent=2))
+        return
+    table = Table(title=f"station {station.name} ({station.tango_host})")
+    for column in ("device", "class", "state", "status", "values"):
+        table.add_column(column)
+    for row in rows:
+        values = ", ".join(f"{k}={_short(v)}" for k, v in row.attributes.items())
+        table.add_row(row.name + (" (external)" if row.external else ""), row.device_class, row.state, row.status, values)
+    console.print(table)
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+@cli.command()
+def demo() -> None:
+    """Run the demo station (emulated instruments) in the foreground."""
+    for candidate in (ROOT / "stations" / "demo.yaml", Path.cwd() / "stations" / "demo.yaml"):
+        if candidate.exists():
+            station = _load(str(candidate))
+            break
+    else:
+        _fail("stations/demo.yaml not found: run from the tracker-dcs checkout")
+    code = run_foreground(station, on_ready=lambda launcher, elapsed: (
+        _print_connect(station),
+        console.print(f"Up in {elapsed:.1f} s. Try:  trackerdcs status {candidate}   — Ctrl-C stops the demo."),
+    ))
+    sys.exit(code)
+
+
+# --------------------------------------------------------------- emulators
+@cli.group()
+def sim() -> None:
+    """Instrument emulators and their fault injection."""
+
+
+@sim.command("run")
+@click.argument("model")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, required=True)
+@click.option("--control-port", type=int, required=True)
+def sim_run(model: str, host: str, port: int, control_port: int) -> None:
+    """Serve an emulated MODEL (hmp4040, keithley2410) on HOST:PORT."""
+    from devices.sim.__main__ import main as sim_main
+
+    sys.exit(sim_main([model, "--host", host, "--port", str(port), "--control-port", str(control_port)]))
+
+
+@sim.command("fault")
+@click.argument("address")
+@click.argument("command", nargs=-1, required=True)
+def sim_fault(address: str, command: tuple[str, ...]) -> None:
+    """Send COMMAND (disconnect, silent, garbage, slow S, trip [CH], set ..., restore, state)
+    to the emulator whose control port is ADDRESS (host:port)."""
+    from devices.sim.server import EmulatorControl
+
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():
+        _fail(f"ADDRESS must be host:port, not {address!r}")
+    try:
+        reply = EmulatorControl(host or "127.0.0.1", int(port)).send(" ".join(command))
+    except (OSError, RuntimeError) as exc:
+        _fail(str(exc))
+    click.echo(reply or "OK")
+
+
+def main() -> None:
+    cli(prog_name="trackerdcs")
+
+
+if __name__ == "__main__":
+    main()
