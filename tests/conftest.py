@@ -1,0 +1,94 @@
+"""Shared fixtures: emulators in threads, station files on free ports, whole stations."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from db.validation import load_station
+from devices.sim.catalog import make_model
+from devices.sim.clock import ManualClock
+from devices.sim.hmp4040 import Hmp4040Model
+from devices.sim.keithley2410 import Keithley2410Model
+from devices.sim.server import EmulatorControl, EmulatorServer
+from servers.launcher import StationLauncher
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "stations" / "demo.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Emulator:
+    def __init__(self, model, clock=None):
+        self.model = model
+        self.clock = clock
+        self.server = EmulatorServer(model).start()
+        self.control = EmulatorControl(*self.server.control_address)
+
+    @property
+    def resource(self) -> str:
+        return self.server.resource
+
+
+@pytest.fixture
+def emulator():
+    """Factory: emulator('keithley2410', manual_clock=True) served on free loopback ports."""
+    started = []
+
+    def make(model: str, manual_clock: bool = False) -> Emulator:
+        clock = ManualClock() if manual_clock else None
+        if clock is None:
+            instance = make_model(model)
+        elif model == "keithley2410":
+            instance = Keithley2410Model(clock=clock)
+        else:
+            instance = Hmp4040Model(clock=clock)
+        emu = Emulator(instance, clock)
+        started.append(emu)
+        return emu
+
+    yield make
+    for emu in started:
+        emu.server.stop()
+
+
+def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml") -> Path:
+    """The demo station on free ports with its data in tmp_path; mutate(raw) may edit it."""
+    raw = yaml.safe_load(DEMO.read_text())
+    raw["data_dir"] = str(tmp_path / "data")
+    raw["tango"]["database"]["embedded"]["port"] = free_port()
+    for instrument in raw["instruments"].values():
+        port = free_port()
+        instrument["resource"] = f"TCPIP::127.0.0.1::{port}::SOCKET"
+        instrument["emulator"] = {"control_port": free_port()}
+    if mutate is not None:
+        mutate(raw)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory):
+    """A whole demo station (database, emulators, device servers) for a test module."""
+    tmp = tmp_path_factory.mktemp("station")
+    loaded = load_station(write_station(tmp))
+    launcher = StationLauncher(loaded)
+    launcher.start(timeout_s=60)
+    os.environ["TANGO_HOST"] = loaded.tango_host
+    yield launcher
+    launcher.stop()
+
+
+def emulator_control(loaded, instrument: str) -> EmulatorControl:
+    config = loaded.station.instruments[instrument]
+    return EmulatorControl(config.tcp_address[0], config.control_port)
