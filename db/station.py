@@ -50,7 +50,7 @@ class DatabaseConfig(Strict):
     external: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
 
     @model_validator(mode="after")
-    def _one_of(self) -> "DatabaseConfig":
+    def _one_of(self) -> DatabaseConfig:
         if (self.embedded is None) == (self.external is None):
             raise ValueError("set exactly one of 'embedded' or 'external'")
         return self

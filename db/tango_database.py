@@ -31,7 +31,7 @@ class EmbeddedDatabase:
     data_dir: Path
 
     @classmethod
-    def of(cls, station: LoadedStation) -> "EmbeddedDatabase":
+    def of(cls, station: LoadedStation) -> EmbeddedDatabase:
         embedded = station.station.tango.database.embedded
         if embedded is None:
             raise DatabaseError(f"station {station.name!r} uses the external database {station.tango_host}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -84,9 +85,12 @@ def station(tmp_path_factory):
     loaded = load_station(write_station(tmp))
     launcher = StationLauncher(loaded)
     launcher.start(timeout_s=60)
+    supervisor = threading.Thread(target=launcher.supervise, daemon=True)
+    supervisor.start()
     os.environ["TANGO_HOST"] = loaded.tango_host
     yield launcher
     launcher.stop()
+    supervisor.join(timeout=5)
 
 
 def emulator_control(loaded, instrument: str) -> EmulatorControl:

@@ -264,6 +264,19 @@ def sim_fault(address: str, command: tuple[str, ...]) -> None:
     click.echo(reply or "OK")
 
 
+@cli.group()
+def docs() -> None:
+    """Generated documentation."""
+
+
+@docs.command("classes")
+def docs_classes() -> None:
+    """Markdown tables of every device class (the README section)."""
+    from db.class_docs import classes_markdown
+
+    click.echo(classes_markdown())
+
+
 def main() -> None:
     cli(prog_name="trackerdcs")
 

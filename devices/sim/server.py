@@ -70,7 +70,7 @@ class EmulatorServer:
         host, port = self.address
         return f"TCPIP::{host}::{port}::SOCKET"
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         for server in (self._instrument, self._control):
             thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"emu-{server.server_address[1]}")
             thread.start()

@@ -1,0 +1,99 @@
+"""End to end through the command line: up --detach, status --json, kill a server, down."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import tango
+from conftest import write_station
+from waiting import wait_for
+
+from db import process
+
+
+def cli(*args, timeout=120):
+    return subprocess.run([sys.executable, "-m", "trackerdcs", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def detached(tmp_path):
+    path = write_station(tmp_path)
+    result = cli("up", str(path), "--detach")
+    assert result.returncode == 0, result.stdout + result.stderr
+    state = json.loads((tmp_path / "data" / "run" / "station.json").read_text())
+    yield path, state
+    cli("down", str(path))
+    for pid in [state["launcher_pid"], *state["children"].values()]:
+        if process.pid_alive(pid):
+            process.stop_pid(pid)
+
+
+def test_up_status_down_leaves_nothing_behind(detached):
+    path, state = detached
+    status = cli("status", str(path), "--json")
+    assert status.returncode == 0, status.stderr
+    report = json.loads(status.stdout)
+    states = {d["name"]: d["state"] for d in report["devices"]}
+    assert states == {"demo/lv/module1-ch1": "OFF", "demo/lv/module1-ch2": "OFF", "demo/hv/module1": "OFF"}
+    hv = next(d for d in report["devices"] if d["name"] == "demo/hv/module1")
+    assert hv["device_class"] == "PowerSupplyChannel" and set(hv["attributes"]) >= {"voltage", "current"}
+    assert len(state["children"]) == 5  # database, 2 emulators, 2 device servers
+    again = cli("up", str(path), "--detach")
+    assert again.returncode == 1 and "already up" in again.stderr
+    down = cli("down", str(path))
+    assert down.returncode == 0 and "launcher" in down.stdout
+    pids = [state["launcher_pid"], *state["children"].values()]
+    wait_for(lambda: not any(process.pid_alive(p) for p in pids), timeout_s=10, what="every station process gone")
+
+
+def test_killed_device_server_comes_back_within_10_s(detached):
+    path, state = detached
+    pid = state["children"]["server PowerSupply/demo-hv"]
+    os.kill(pid, signal.SIGKILL)
+    started = time.monotonic()
+    host = state["tango_host"]
+
+    def answers():
+        try:
+            device = tango.DeviceProxy(f"tango://{host}/demo/hv/module1")
+            device.set_timeout_millis(500)
+            return device.state() == tango.DevState.OFF
+        except tango.DevFailed:
+            return False
+
+    time.sleep(0.2)
+    wait_for(answers, timeout_s=10, interval_s=0.2, what="demo/hv/module1 answering again")
+    assert time.monotonic() - started < 10
+    log = (path.parent / "data" / "log" / "launcher.log").read_text()
+    assert "exited with code -9; restarting" in log and "restarted server PowerSupply/demo-hv" in log
+
+
+def test_port_taken_is_a_clear_error(tmp_path):
+    import socket
+
+    path = write_station(tmp_path)
+    from db.validation import load_station
+
+    port = load_station(path).station.tango.database.embedded.port
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        result = cli("db", "start", str(path))
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is taken" in result.stderr
+
+
+def test_db_start_status_stop(tmp_path):
+    path = write_station(tmp_path)
+    assert cli("db", "status", str(path)).returncode == 1
+    started = cli("db", "start", str(path))
+    assert started.returncode == 0, started.stderr
+    try:
+        assert "answers" in cli("db", "status", str(path)).stdout
+    finally:
+        assert cli("db", "stop", str(path)).returncode == 0
+    assert cli("db", "status", str(path)).returncode == 1
