@@ -121,10 +121,11 @@ class PowerSupplyChannel(Device):
     def _on_update(self, status: ChannelStatus) -> None:
         previous, self._status = self._status, status
         state = _STATES[status.state]
-        if state != self.get_state() or status.status != previous.status:
+        if state != self.get_state():
             self.set_state(state)
-            self.set_status(status.status)
             self.push_change_event("State", state)
+        if status.status != previous.status:
+            self.set_status(status.status)
             self.push_change_event("Status", status.status)
         for name, field in PUSHED.items():
             value, stamp, quality = self._value(name, field)
@@ -139,11 +140,11 @@ class PowerSupplyChannel(Device):
             quality = AttrQuality.ATTR_CHANGING
         return getattr(status, field), status.time or 0.0, quality
 
-    def _run(self, action, origin: str, *args) -> None:
+    def _run(self, method: str, origin: str, *args) -> None:
         if self.manager is None:
             tango.Except.throw_exception("PowerSupply_NotConfigured", self.get_status(), origin)
         try:
-            action(*args)
+            getattr(self.manager, method)(*args)
         except LimitError as exc:
             _refuse("PowerSupply_LimitExceeded", exc, origin)
         except CommandRefused as exc:
@@ -170,7 +171,7 @@ class PowerSupplyChannel(Device):
 
     @voltage_setpoint.write
     def voltage_setpoint(self, value: float) -> None:
-        self._run(self.manager.set_voltage_setpoint if self.manager else None, "write voltage_setpoint", value)
+        self._run("set_voltage_setpoint", "write voltage_setpoint", value)
 
     @attribute(access=AttrWriteType.READ_WRITE, unit="A", format="%.4e", doc="current limit / compliance", **_events(1e-9))
     def current_limit(self) -> float:
@@ -178,7 +179,7 @@ class PowerSupplyChannel(Device):
 
     @current_limit.write
     def current_limit(self, value: float) -> None:
-        self._run(self.manager.set_current_limit if self.manager else None, "write current_limit", value)
+        self._run("set_current_limit", "write current_limit", value)
 
     @attribute(access=AttrWriteType.READ_WRITE, doc="output relay; writing it is On / Off", **_events())
     def output(self) -> bool:
@@ -186,9 +187,7 @@ class PowerSupplyChannel(Device):
 
     @output.write
     def output(self, value: bool) -> None:
-        if self.manager is None:
-            self._run(None, "write output")
-        self._run(self.manager.on if value else self.manager.off, "write output")
+        self._run("on" if value else "off", "write output")
 
     @attribute(access=AttrWriteType.READ_WRITE, unit="V/s", format="%.2f", doc="ramp speed of setpoint changes", **_events(1e-6))
     def ramp_rate(self) -> float:
@@ -196,24 +195,24 @@ class PowerSupplyChannel(Device):
 
     @ramp_rate.write
     def ramp_rate(self, value: float) -> None:
-        self._run(self.manager.set_ramp_rate if self.manager else None, "write ramp_rate", value)
+        self._run("set_ramp_rate", "write ramp_rate", value)
 
     @attribute(doc="compliance or fuse trip latched until Reset", **_events())
     def tripped(self) -> bool:
         return self._value("tripped", "tripped")
 
     # -------------------------------------------------------------- commands
-    @command(doc_in="none", doc_out="none")
+    @command
     def On(self) -> None:
         """Close the output and ramp to voltage_setpoint."""
-        self._run(self.manager.on if self.manager else None, "On")
+        self._run("on", "On")
 
     @command
     def Off(self) -> None:
         """Ramp down to 0 V, then open the output."""
-        self._run(self.manager.off if self.manager else None, "Off")
+        self._run("off", "Off")
 
     @command
     def Reset(self) -> None:
         """Clear a latched trip once the output is down."""
-        self._run(self.manager.reset if self.manager else None, "Reset")
+        self._run("reset", "Reset")
