@@ -38,6 +38,7 @@ def demo_on_free_ports(folder: Path) -> tuple[Path, str, list[str]]:
         instrument["resource"] = f"TCPIP::127.0.0.1::{free_port()}::SOCKET"
         instrument["emulator"] = {"control_port": free_port()}
     folder.mkdir(parents=True, exist_ok=True)
+    raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
     path = folder / "bench.yaml"
     path.write_text(yaml.safe_dump(raw))
     devices = [d["name"] for s in raw["servers"] for d in s["devices"]]

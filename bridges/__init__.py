@@ -1,0 +1,1 @@
+"""The event bridge: Tango events -> archive and MQTT; MQTT requests -> Tango."""

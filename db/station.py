@@ -110,6 +110,25 @@ class AttributeConfig(Strict):
     archive_rel_change: float | None = Field(default=None, gt=0)
     archive_period: int | None = Field(default=None, gt=0, description="archive event period, ms")
     polling_period: int | None = Field(default=None, ge=0, description="Tango polling period, ms (0 = none)")
+    archive: bool = False  # the bridge archives this attribute's archive events
+    publish: bool = False  # the bridge publishes this attribute's change events on MQTT
+
+
+class MqttPermissions(Strict):
+    """What MQTT clients may drive on one device (an allow-list; nothing else is reachable)."""
+
+    write: list[str] = []
+    commands: list[str] = []
+    limits: dict[str, tuple[float, float]] = {}  # attribute -> (min, max) accepted over MQTT
+
+    @model_validator(mode="after")
+    def _limits(self) -> "MqttPermissions":
+        for name, (low, high) in self.limits.items():
+            if name not in self.write:
+                raise ValueError(f"limits for {name!r}, which is not in 'write'")
+            if low > high:
+                raise ValueError(f"limits of {name!r}: {low} is above {high}")
+        return self
 
 
 PropertyValue = bool | int | float | str | list[str] | list[float] | list[int]
@@ -121,6 +140,7 @@ class DeviceConfig(Strict):
     instrument: str | None = None
     properties: dict[str, PropertyValue] = {}
     attributes: dict[str, AttributeConfig] = {}
+    mqtt: MqttPermissions = MqttPermissions()
 
     @field_validator("name")
     @classmethod
@@ -146,6 +166,8 @@ class ServerConfig(Strict):
 class ExternalDevice(Strict):
     name: str
     class_: str | None = Field(default=None, alias="class")
+    attributes: dict[str, AttributeConfig] = {}
+    mqtt: MqttPermissions = MqttPermissions()
 
     @field_validator("name")
     @classmethod
@@ -153,6 +175,73 @@ class ExternalDevice(Strict):
         if not DEVICE_NAME.match(value):
             raise ValueError(f"{value!r} is not a Tango device name domain/family/member")
         return value.lower()
+
+
+class ArchiveConfig(Strict):
+    """Where the bridge archives: the embedded store, InfluxDB 1.x (/write) or 2.x/3.x (influxdb-client)."""
+
+    backend: Literal["embedded", "influxdb1", "influxdb2"] = "embedded"
+    url: str | None = Field(default=None, pattern=r"^https?://")
+    database: str = "dcs"  # InfluxDB 1.x database; also the InfluxQL database (DBRP) for reads on 2.x/3.x
+    org: str | None = None  # InfluxDB 2.x
+    bucket: str | None = None  # InfluxDB 2.x
+    token_file: str | None = None  # InfluxDB 2.x token, or 1.x "user:password"; never in the station file
+    batch_size: int = Field(default=5000, ge=1, le=100000)
+    flush_interval: float = Field(default=0.2, gt=0, le=60, description="s")
+    timeout: float = Field(default=5.0, gt=0, le=120, description="s")
+
+    @model_validator(mode="after")
+    def _needs(self) -> "ArchiveConfig":
+        if self.backend != "embedded" and not self.url:
+            raise ValueError(f"the {self.backend} archive needs a url")
+        if self.backend == "influxdb2" and not (self.org and self.bucket):
+            raise ValueError("the influxdb2 archive needs org and bucket")
+        return self
+
+
+class MqttTls(Strict):
+    ca_file: str
+    cert_file: str | None = None
+    key_file: str | None = None
+
+
+class EmbeddedBroker(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 1883
+
+
+class MqttConfig(Strict):
+    """The broker the bridge publishes to; with neither host nor embedded set, `up` runs an embedded one."""
+
+    host: str | None = None
+    port: Port = 1883
+    embedded: EmbeddedBroker | None = None
+    username: str | None = None
+    password_file: str | None = None
+    tls: MqttTls | None = None
+    qos: Literal[0, 1] = 0
+    topic_prefix: str = Field(default="dcs", pattern=r"^[A-Za-z0-9_\-]+$")
+    max_payload: int = Field(default=4096, ge=64, le=1_000_000)
+    client_id: str | None = None
+
+    @property
+    def broker(self) -> tuple[str, int]:
+        if self.host is not None:
+            return self.host, self.port
+        embedded = self.embedded or EmbeddedBroker()
+        return embedded.host, embedded.port
+
+    @property
+    def runs_embedded(self) -> bool:
+        return self.host is None
+
+
+class BridgeConfig(Strict):
+    enabled: bool = True
+    archive: ArchiveConfig = ArchiveConfig()
+    mqtt: MqttConfig = MqttConfig()
+    archive_events: Literal["archive", "change"] = "archive"  # which Tango event feeds the archive
+    queue_size: int = Field(default=1_000_000, ge=1000)
 
 
 class Station(Strict):
@@ -163,6 +252,7 @@ class Station(Strict):
     instruments: dict[str, Instrument] = {}
     servers: list[ServerConfig] = []
     external_devices: list[ExternalDevice] = []
+    bridge: BridgeConfig = BridgeConfig()
     version: Literal[1] = 1
 
     def devices(self) -> list[tuple[ServerConfig, DeviceConfig]]:
@@ -188,6 +278,13 @@ class LoadedStation:
     @property
     def tango_host(self) -> str:
         return self.station.tango.database.tango_host
+
+    def resolve(self, path: str | None) -> Path | None:
+        """A path of the station file (secret files, TLS files), relative to the file."""
+        if path is None:
+            return None
+        raw = Path(path).expanduser()
+        return raw if raw.is_absolute() else (self.path.parent / raw).resolve()
 
     def device_properties(self, device: DeviceConfig) -> dict[str, PropertyValue]:
         """Properties as written to the Tango database: instrument fields first."""

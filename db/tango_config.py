@@ -17,7 +17,7 @@ from db.classes import known_classes
 from db.station import AttributeConfig, LoadedStation
 
 OWNERSHIP_OBJECT = "trackerdcs"
-MANAGED_ATTRIBUTE_KEYS = tuple(k for k in AttributeConfig.model_fields if k != "polling_period")
+MANAGED_ATTRIBUTE_KEYS = tuple(k for k in AttributeConfig.model_fields if k not in ("polling_period", "archive", "publish"))
 
 
 @dataclass

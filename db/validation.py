@@ -129,6 +129,7 @@ class _Checker:
                 if info is not None:
                     self._device_properties(device.get("properties"), info, path)
                     self._device_attributes(device.get("attributes"), info, path)
+                    self._device_mqtt(device.get("mqtt"), info, path)
         externals = data.get("external_devices") if isinstance(data.get("external_devices"), list) else []
         for k, device in enumerate(externals):
             if isinstance(device, dict):
@@ -218,6 +219,21 @@ class _Checker:
                 if _number(lo) and _number(hi) and lo > hi:
                     self.add(where + (low,), f"{low} = {lo} is above {high} = {hi}")
 
+    def _device_mqtt(self, mqtt, info: ClassInfo, path) -> None:
+        if not isinstance(mqtt, dict):
+            return
+        for i, name in enumerate(mqtt.get("write") or []):
+            where = path + ("mqtt", "write", i)
+            attribute = info.attributes.get(name) if isinstance(name, str) else None
+            if attribute is None:
+                self.add(where, f"{info.name} has no attribute {name!r} to allow writing")
+            elif not attribute.writable:
+                self.add(where, f"{info.name}.{name} is read-only: it cannot be written over MQTT")
+        for i, name in enumerate(mqtt.get("commands") or []):
+            if not isinstance(name, str) or name not in info.commands:
+                known = ", ".join(sorted(info.commands))
+                self.add(path + ("mqtt", "commands", i), f"{info.name} has no command {name!r} (known: {known})")
+
     def _instruments(self, instruments: dict) -> None:
         for name, instrument in instruments.items():
             if not isinstance(instrument, dict):
@@ -249,6 +265,11 @@ class _Checker:
         try:
             db = data["tango"]["database"]["embedded"]
             claim(db.get("port", 10000), ("tango", "database", "embedded", "port"), "Tango database")
+        except (KeyError, TypeError, AttributeError):
+            pass
+        try:
+            broker = data["bridge"]["mqtt"]["embedded"]
+            claim(broker.get("port", 1883), ("bridge", "mqtt", "embedded", "port"), "embedded MQTT broker")
         except (KeyError, TypeError, AttributeError):
             pass
         for name, instrument in instruments.items():

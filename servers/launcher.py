@@ -29,6 +29,7 @@ from db import process, tango_config
 from db.station import LoadedStation
 from db.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from db.validation import load_station
+from servers.broker import broker_command
 
 log = logging.getLogger("trackerdcs.launcher")
 
@@ -113,6 +114,7 @@ class StationLauncher:
             self._start_emulators()
             self._start_servers()
             self._wait_ready(began + timeout_s)
+            self._start_bridge()
         except BaseException:
             self.stop()
             raise
@@ -177,6 +179,36 @@ class StationLauncher:
                 self.log_dir / f"server-{executable}-{instance}.log",
             )
             self._launch(child)
+
+    def bridge_wanted(self) -> bool:
+        station = self.station.station
+        if not station.bridge.enabled:
+            return False
+        devices = [d for _, d in station.devices()] + list(station.external_devices)
+        return any(c.archive or c.publish for d in devices for c in d.attributes.values()) or any(
+            d.mqtt.write or d.mqtt.commands for d in devices)
+
+    def _start_bridge(self) -> None:
+        if not self.bridge_wanted():
+            return
+        mqtt = self.station.station.bridge.mqtt
+        if mqtt.runs_embedded:
+            host, port = mqtt.broker
+            try:
+                process.check_port_free(host, port, "embedded MQTT broker")
+            except process.PortTaken as exc:
+                raise LaunchError(str(exc)) from None
+            kind, args = broker_command(host, port, run_dir(self.station))
+            broker = Child(f"broker {kind}", args, dict(os.environ), self.log_dir / "broker.log", ready_check=(host, port))
+            self._launch(broker)
+            deadline = time.monotonic() + 15
+            while not process.port_open(host, port):
+                if not broker.running() or time.monotonic() > deadline:
+                    raise LaunchError(f"the embedded MQTT broker ({kind}) did not start; see {broker.log_file}")
+                time.sleep(0.05)
+        bridge = Child("bridge", [sys.executable, "-m", "bridges", str(self.station.path)],
+                       process.tango_env(self.station.tango_host), self.log_dir / "bridge.log")
+        self._launch(bridge)
 
     def _launch(self, child: Child) -> None:
         child.start()

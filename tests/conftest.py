@@ -71,6 +71,7 @@ def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml") -> Pa
         port = free_port()
         instrument["resource"] = f"TCPIP::127.0.0.1::{port}::SOCKET"
         instrument["emulator"] = {"control_port": free_port()}
+    raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
     if mutate is not None:
         mutate(raw)
     path = tmp_path / name

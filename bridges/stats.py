@@ -1,0 +1,22 @@
+"""The bridge's health counters, published as numbers (see README: dcs/$bridge/health)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BridgeStats:
+    events_in: int = 0
+    event_errors: int = 0
+    archived: int = 0
+    archive_rejected: int = 0
+    published: int = 0
+    dropped: int = 0
+    archive_lag_ms: float = 0.0
+    mqtt_lag_ms: float = 0.0
+    archive_commit_ms: list = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

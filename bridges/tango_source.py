@@ -1,0 +1,111 @@
+"""Tango side of the bridge: subscribe to the attributes the station file marks,
+turn each event into a Reading, and hand it to the sinks. The callback only
+enqueues: no I/O ever happens on Tango's event thread."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import tango
+
+from bridges.stats import BridgeStats
+from db.archive.reading import Reading
+
+log = logging.getLogger("trackerdcs.bridge.tango")
+
+QUALITY = {
+    tango.AttrQuality.ATTR_VALID: "VALID",
+    tango.AttrQuality.ATTR_INVALID: "INVALID",
+    tango.AttrQuality.ATTR_ALARM: "ALARM",
+    tango.AttrQuality.ATTR_WARNING: "WARNING",
+    tango.AttrQuality.ATTR_CHANGING: "CHANGING",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    device: str
+    attribute: str
+    event: str  # "archive" or "change"
+    sinks: tuple  # objects with offer(reading)
+    unit: str | None = None  # None: take it from the attribute config
+
+
+class EventForwarder:
+    """The callback of one subscription."""
+
+    __slots__ = ("device", "attribute", "unit", "offers", "stats", "_last_error_log")
+
+    def __init__(self, device: str, attribute: str, unit: str, sinks: Sequence, stats: BridgeStats):
+        self.device, self.attribute, self.unit = device, attribute, unit
+        self.offers = tuple(sink.offer for sink in sinks)
+        self.stats = stats
+        self._last_error_log = 0.0
+
+    def push_event(self, event) -> None:
+        if event.err:
+            self.stats.event_errors += 1
+            now = time.monotonic()
+            if now - self._last_error_log > 10:
+                self._last_error_log = now
+                error = event.errors[0] if event.errors else None
+                log.warning("event error on %s/%s: %s %s", self.device, self.attribute,
+                            error.reason if error else "?", error.desc.strip() if error else "")
+            return
+        value_data = event.attr_value
+        stamp = value_data.time
+        value = value_data.value
+        if isinstance(value, tango.DevState):
+            value = str(value)
+        elif hasattr(value, "item"):
+            value = value.item()
+        reading = Reading(self.device, self.attribute, value, QUALITY.get(value_data.quality, "VALID"), self.unit,
+                          stamp.tv_sec * 1_000_000_000 + stamp.tv_usec * 1000 + stamp.tv_nsec)
+        self.stats.events_in += 1
+        for offer in self.offers:
+            offer(reading)
+
+
+class TangoSource:
+    def __init__(self, tango_host: str, stats: BridgeStats):
+        self.tango_host = tango_host
+        self.stats = stats
+        self._proxies: dict[str, tango.DeviceProxy] = {}
+        self._subscriptions: list[tuple[tango.DeviceProxy, int]] = []
+        self._forwarders: list[EventForwarder] = []  # keep references alive
+
+    def proxy(self, device: str) -> tango.DeviceProxy:
+        if device not in self._proxies:
+            self._proxies[device] = tango.DeviceProxy(f"tango://{self.tango_host}/{device}")
+        return self._proxies[device]
+
+    def _unit(self, proxy: tango.DeviceProxy, attribute: str) -> str:
+        if attribute == "State":
+            return ""
+        try:
+            unit = proxy.get_attribute_config(attribute).unit
+        except tango.DevFailed:
+            return ""
+        return "" if unit in ("No unit", None) else unit
+
+    def subscribe(self, targets: Sequence[Target]) -> None:
+        for target in targets:
+            proxy = self.proxy(target.device)
+            unit = target.unit if target.unit is not None else self._unit(proxy, target.attribute)
+            forwarder = EventForwarder(target.device, target.attribute, unit, target.sinks, self.stats)
+            event_type = tango.EventType.ARCHIVE_EVENT if target.event == "archive" else tango.EventType.CHANGE_EVENT
+            event_id = proxy.subscribe_event(target.attribute, event_type, forwarder, stateless=True)
+            self._forwarders.append(forwarder)
+            self._subscriptions.append((proxy, event_id))
+        log.info("subscribed to %d attribute events", len(targets))
+
+    def close(self) -> None:
+        for proxy, event_id in self._subscriptions:
+            try:
+                proxy.unsubscribe_event(event_id)
+            except tango.DevFailed:
+                pass
+        self._subscriptions.clear()
