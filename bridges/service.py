@@ -19,9 +19,10 @@ from bridges.archive_sink import ArchiveSink
 from bridges.gateway import CommandGateway, Permissions
 from bridges.mqtt_client import make_client
 from bridges.mqtt_sink import MqttSink
-from bridges.spool import Spool
+from bridges.pipeline import TO_ARCHIVE, TO_MQTT, Pipeline
 from bridges.stats import BridgeStats
 from bridges.tango_source import TangoSource, Target
+from bridges.wal import WriteAheadLog
 from db.archive.open import open_writer
 from db.station import LoadedStation
 
@@ -40,11 +41,12 @@ class Bridge:
         self.station = station
         config = station.station.bridge
         self.stats = BridgeStats()
-        self.spool = Spool(station.data_dir / "spool")
-        self.archive = ArchiveSink(open_writer(station), self.spool, self.stats, config.archive.batch_size,
-                                   config.archive.flush_interval, config.queue_size)
+        self.wal = WriteAheadLog(station.data_dir / "spool")
+        self.archive = ArchiveSink(open_writer(station), self.wal, self.stats)
         self.client = make_client(station, self._on_connect)
-        self.mqtt = MqttSink(self.client, config.mqtt.topic_prefix, self.stats, config.mqtt.qos, config.queue_size)
+        self.mqtt = MqttSink(self.client, config.mqtt.topic_prefix, config.mqtt.qos)
+        self.pipeline = Pipeline(self.wal, self.archive, self.mqtt, self.stats, config.archive.batch_size,
+                                 config.archive.flush_interval, config.queue_size)
         self.gateway = CommandGateway(self.client, config.mqtt.topic_prefix, station.tango_host, self.permissions(),
                                       station.data_dir / "log" / "mqtt-audit.jsonl", config.mqtt.max_payload)
         self.client.on_message = self.gateway.on_message
@@ -68,34 +70,37 @@ class Bridge:
         for device in self._all_devices():
             published = False
             for attribute, config in device.attributes.items():
-                sinks_change, sinks_archive = [], []
+                change_route = archive_route = 0
                 if config.publish:
-                    sinks_change.append(self.mqtt)
+                    change_route |= TO_MQTT
                     published = True
                 if config.archive:
-                    (sinks_change if archive_event == "change" else sinks_archive).append(self.archive)
-                if sinks_change:
-                    targets.append(Target(device.name, attribute, "change", tuple(sinks_change), config.unit))
-                if sinks_archive:
-                    targets.append(Target(device.name, attribute, "archive", tuple(sinks_archive), config.unit))
+                    if archive_event == "change":
+                        change_route |= TO_ARCHIVE
+                    else:
+                        archive_route |= TO_ARCHIVE
+                if change_route:
+                    targets.append(Target(device.name, attribute, "change", change_route, config.unit))
+                if archive_route:
+                    targets.append(Target(device.name, attribute, "archive", archive_route, config.unit))
             if published:
-                targets.append(Target(device.name, "State", "change", (self.mqtt, self.archive), ""))
+                targets.append(Target(device.name, "State", "change", TO_MQTT | TO_ARCHIVE, ""))
         return targets
 
     def _on_connect(self) -> None:
         self.gateway.subscribe()
-        self.mqtt.republish_all()
+        self.mqtt.republish_requested.set()
 
     def start(self) -> None:
         self.archive.start()
-        self.mqtt.start()
+        self.pipeline.start()
         self.gateway.start()
         host, port = self.station.station.bridge.mqtt.broker
         self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
         started = time.monotonic()
         targets = self.targets()
-        self.source.subscribe(targets)
+        self.source.subscribe(targets, self.pipeline.offer)
         log.info("bridge up: %d subscriptions in %.2f s, archive %s, MQTT %s:%d", len(targets),
                  time.monotonic() - started, self.station.station.bridge.archive.backend, host, port)
 
@@ -103,8 +108,8 @@ class Bridge:
         s = self.stats
         return {
             "events_in": s.events_in, "event_errors": s.event_errors, "archived": s.archived,
-            "archive_rejected": s.archive_rejected, "spooled": self.spool.points, "published": s.published,
-            "dropped": s.dropped, "archive_queue": self.archive.depth, "mqtt_queue": self.mqtt.depth,
+            "archive_rejected": s.archive_rejected, "spooled": self.wal.pending_points + self.wal.open_points,
+            "published": s.published, "dropped": s.dropped, "queue": self.pipeline.depth,
             "archive_available": self.archive.available, "archive_lag_ms": round(s.archive_lag_ms, 1),
             "mqtt_lag_ms": round(s.mqtt_lag_ms, 1), "archive_commit_p99_ms": round(percentile(s.archive_commit_ms, 0.99), 2),
             "gateway_requests": self.gateway.handled, "uptime_s": round(time.time() - s.started, 1), "pid": os.getpid(),
@@ -127,8 +132,9 @@ class Bridge:
     def stop(self) -> None:
         self.source.close()
         self.gateway.stop()
+        self.pipeline.stop()
         self.archive.stop()
-        self.mqtt.stop()
+        self.wal.close()
         prefix = self.station.station.bridge.mqtt.topic_prefix
         info = self.client.publish(f"{prefix}/$bridge/status", "offline", qos=1, retain=True)
         try:

@@ -14,7 +14,7 @@ class BridgeStats:
     archived: int = 0
     archive_rejected: int = 0
     published: int = 0
-    dropped: int = 0
+    dropped: int = 0  # only when the in-memory queue overflows (queue_size)
     archive_lag_ms: float = 0.0
     mqtt_lag_ms: float = 0.0
     archive_commit_ms: list = field(default_factory=list)

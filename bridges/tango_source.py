@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import tango
@@ -30,18 +30,19 @@ class Target:
     device: str
     attribute: str
     event: str  # "archive" or "change"
-    sinks: tuple  # objects with offer(reading)
+    route: int  # bit mask of the pipeline's TO_ARCHIVE / TO_MQTT
     unit: str | None = None  # None: take it from the attribute config
 
 
 class EventForwarder:
     """The callback of one subscription."""
 
-    __slots__ = ("device", "attribute", "unit", "offers", "stats", "_last_error_log")
+    __slots__ = ("device", "attribute", "unit", "offer", "route", "stats", "_last_error_log")
 
-    def __init__(self, device: str, attribute: str, unit: str, sinks: Sequence, stats: BridgeStats):
+    def __init__(self, device: str, attribute: str, unit: str, offer: Callable[[Reading, int], None], route: int,
+                 stats: BridgeStats):
         self.device, self.attribute, self.unit = device, attribute, unit
-        self.offers = tuple(sink.offer for sink in sinks)
+        self.offer, self.route = offer, route
         self.stats = stats
         self._last_error_log = 0.0
 
@@ -65,8 +66,7 @@ class EventForwarder:
         reading = Reading(self.device, self.attribute, value, QUALITY.get(value_data.quality, "VALID"), self.unit,
                           stamp.tv_sec * 1_000_000_000 + stamp.tv_usec * 1000 + stamp.tv_nsec)
         self.stats.events_in += 1
-        for offer in self.offers:
-            offer(reading)
+        self.offer(reading, self.route)
 
 
 class TangoSource:
@@ -91,11 +91,11 @@ class TangoSource:
             return ""
         return "" if unit in ("No unit", None) else unit
 
-    def subscribe(self, targets: Sequence[Target]) -> None:
+    def subscribe(self, targets: Sequence[Target], offer: Callable[[Reading, int], None]) -> None:
         for target in targets:
             proxy = self.proxy(target.device)
             unit = target.unit if target.unit is not None else self._unit(proxy, target.attribute)
-            forwarder = EventForwarder(target.device, target.attribute, unit, target.sinks, self.stats)
+            forwarder = EventForwarder(target.device, target.attribute, unit, offer, target.route, self.stats)
             event_type = tango.EventType.ARCHIVE_EVENT if target.event == "archive" else tango.EventType.CHANGE_EVENT
             event_id = proxy.subscribe_event(target.attribute, event_type, forwarder, stateless=True)
             self._forwarders.append(forwarder)

@@ -122,7 +122,7 @@ class MqttPermissions(Strict):
     limits: dict[str, tuple[float, float]] = {}  # attribute -> (min, max) accepted over MQTT
 
     @model_validator(mode="after")
-    def _limits(self) -> "MqttPermissions":
+    def _limits(self) -> MqttPermissions:
         for name, (low, high) in self.limits.items():
             if name not in self.write:
                 raise ValueError(f"limits for {name!r}, which is not in 'write'")
@@ -191,7 +191,7 @@ class ArchiveConfig(Strict):
     timeout: float = Field(default=5.0, gt=0, le=120, description="s")
 
     @model_validator(mode="after")
-    def _needs(self) -> "ArchiveConfig":
+    def _needs(self) -> ArchiveConfig:
         if self.backend != "embedded" and not self.url:
             raise ValueError(f"the {self.backend} archive needs a url")
         if self.backend == "influxdb2" and not (self.org and self.bucket):

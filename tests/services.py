@@ -21,7 +21,7 @@ class Service:
         self.log = folder / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, ready, timeout_s: float = 30.0) -> "Service":
+    def start(self, ready, timeout_s: float = 30.0) -> Service:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + timeout_s

@@ -264,6 +264,58 @@ def sim_fault(address: str, command: tuple[str, ...]) -> None:
     click.echo(reply or "OK")
 
 
+# ------------------------------------------------------------------ bridge
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+def bridge(file: str) -> None:
+    """Run the event bridge of FILE in the foreground (trackerdcs up starts it too)."""
+    from bridges.service import run_bridge
+
+    sys.exit(run_bridge(_load(file)))
+
+
+@cli.command()
+@click.argument("target", metavar="DEVICE/ATTRIBUTE")
+@click.option("-s", "--station", "file", envvar="TRACKERDCS_STATION", required=True,
+              type=click.Path(dir_okay=False), help="station file (or $TRACKERDCS_STATION)")
+@click.option("--since", default="1h", show_default=True, help="start: 30m, 1h, 2d or an ISO time")
+@click.option("--until", default="now", show_default=True, help="end: now, 10m or an ISO time")
+@click.option("--limit", default=100_000, show_default=True, type=click.IntRange(1, 1_000_000))
+@click.option("--csv", "as_csv", is_flag=True, help="print CSV")
+@click.option("--plot", type=click.Path(dir_okay=False), help="save a PNG plot")
+def history(target: str, file: str, since: str, until: str, limit: int, as_csv: bool, plot: str | None) -> None:
+    """Archived values of DEVICE/ATTRIBUTE (e.g. demo/hv/module1/voltage) in a bounded time range."""
+    from db.archive import history as hist
+    from db.archive.base import ArchiveUnavailable
+    from db.archive.open import SecretError, open_reader
+
+    parts = target.strip("/").split("/")
+    if len(parts) != 4 or not all(parts):
+        _fail(f"expected DEVICE/ATTRIBUTE like demo/hv/module1/voltage, got {target!r}")
+    device, attribute = "/".join(parts[:3]).lower(), parts[3]
+    station = _load(file)
+    try:
+        since_ns, until_ns = hist.parse_time(since), hist.parse_time(until)
+        hist.check_range(since_ns, until_ns)
+        reader = open_reader(station)
+        points = reader.history(device, attribute, since_ns, until_ns, limit)
+        reader.close()
+    except (ValueError, ArchiveUnavailable, SecretError) as exc:
+        _fail(str(exc))
+    if plot:
+        try:
+            hist.plot_png(points, f"{device}/{attribute}", "", plot)
+        except RuntimeError as exc:
+            _fail(str(exc))
+        click.echo(f"{len(points)} points plotted to {plot}", err=True)
+    if as_csv:
+        click.echo(hist.to_csv(points), nl=False)
+    elif not plot:
+        for p in points:
+            click.echo(f"{hist.iso(p.ts_ns)}  {p.value!s:>14}  {p.quality}")
+        click.echo(f"{len(points)} point(s)", err=True)
+
+
 @cli.group()
 def docs() -> None:
     """Generated documentation."""
