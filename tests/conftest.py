@@ -97,3 +97,23 @@ def station(tmp_path_factory):
 def emulator_control(loaded, instrument: str) -> EmulatorControl:
     config = loaded.station.instruments[instrument]
     return EmulatorControl(config.tcp_address[0], config.control_port)
+
+
+def bridge_station(tmp: Path, mqtt_port: int, archive: dict, extra=None) -> Path:
+    """The demo station with its bridge pointed at real services."""
+
+    def mutate(raw):
+        raw["bridge"] = {"archive": archive, "mqtt": {"host": "127.0.0.1", "port": mqtt_port}}
+        if extra is not None:
+            extra(raw)
+
+    return write_station(tmp, mutate)
+
+
+def start_station(path: Path) -> StationLauncher:
+    launcher = StationLauncher(load_station(path))
+    launcher.start(timeout_s=60)
+    thread = threading.Thread(target=launcher.supervise, daemon=True)
+    thread.start()
+    launcher.supervisor_thread = thread
+    return launcher

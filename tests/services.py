@@ -140,7 +140,7 @@ def influx_query(port: int, database: str, query: str) -> list[dict]:
     for result in body["results"]:
         for series in result.get("series", []):
             for values in series["values"]:
-                rows.append({**series.get("tags", {}), **dict(zip(series["columns"], values)), "name": series["name"]})
+                rows.append({**series.get("tags", {}), **dict(zip(series["columns"], values)), "name": series.get("name")})
     return rows
 
 

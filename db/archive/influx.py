@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from urllib.parse import urlencode
 
 import urllib3
 
@@ -42,7 +43,7 @@ class InfluxDB1Writer:
             raise ArchiveUnavailable(f"InfluxDB {self.url} unreachable: {exc}") from exc
 
     def ensure_database(self) -> None:
-        reply = self._request("POST", "/query", fields={"q": f'CREATE DATABASE "{self.database}"'})
+        reply = self._request("POST", "/query?" + urlencode({"q": f'CREATE DATABASE "{self.database}"'}))
         if reply.status >= 300:
             raise ArchiveUnavailable(f"InfluxDB {self.url}: CREATE DATABASE answered {reply.status}")
         self._created = True
@@ -53,7 +54,7 @@ class InfluxDB1Writer:
         body = _lines(readings, self.station)
         if not body:
             return
-        reply = self._request("POST", f"/write?db={self.database}&precision=ns", body=body)
+        reply = self._request("POST", "/write?" + urlencode({"db": self.database, "precision": "ns"}), body=body)
         if reply.status == 204:
             return
         text = reply.data.decode(errors="replace")[:300]
@@ -117,7 +118,7 @@ class InfluxQLReader:
         if until_ns <= since_ns:
             raise ValueError("the time range is empty: --until must be after --since")
         family = device.split("/")[1]
-        query = (f"SELECT \"value\", \"quality\" FROM \"{family}\" WHERE \"device\" = '{device}' "
+        query = (f"SELECT \"value\", \"text\", \"quality\" FROM \"{family}\" WHERE \"device\" = '{device}' "
                  f"AND \"attribute\" = '{attribute}' AND time >= {since_ns} AND time <= {until_ns} "
                  f"ORDER BY time LIMIT {int(limit)}")
         try:
@@ -136,7 +137,8 @@ class InfluxQLReader:
                 columns = series["columns"]
                 for row in series["values"]:
                     item = dict(zip(columns, row))
-                    points.append(HistoryPoint(int(item["time"]), item.get("value"), item.get("quality") or ""))
+                    value = item.get("value") if item.get("value") is not None else item.get("text")
+                    points.append(HistoryPoint(int(item["time"]), value, item.get("quality") or ""))
         return points
 
     def close(self) -> None:

@@ -36,21 +36,20 @@ def _escape_string_field(text: str) -> str:
 
 def line_protocol(reading: Reading, station: str) -> str | None:
     """InfluxDB line protocol: measurement = family, tags station/device/attribute/unit,
-    fields value (+ quality), ns timestamp. None for a reading with nothing to store."""
+    ns timestamp. Numbers and booleans go to the float field ``value`` (true = 1.0)
+    and text (states, strings) to the string field ``text``: an InfluxDB field
+    keeps one type per measurement, so every attribute of a family must agree.
+    The quality is the string field ``quality``."""
     value = reading.value
     if value is None:
         field = ""
     elif isinstance(value, bool):
-        field = f"value={'true' if value else 'false'}"
-    elif isinstance(value, int):
-        field = f"value={value}i"
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            field = ""
-        else:
-            field = f"value={value!r}"
+        field = f"value={1.0 if value else 0.0}"
+    elif isinstance(value, (int, float)):
+        number = float(value)
+        field = f"value={number!r}" if math.isfinite(number) else ""
     else:
-        field = f'value="{_escape_string_field(str(value))}"'
+        field = f'text="{_escape_string_field(str(value))}"'
     quality = f'quality="{reading.quality}"'
     fields = f"{field},{quality}" if field else quality
     tags = (f"{_escape_tag(reading.family)},station={_escape_tag(station)},device={_escape_tag(reading.device)},"
