@@ -295,11 +295,11 @@ class StationLauncher:
 
 
 def device_answers(tango_host: str, name: str, timeout_ms: int = 1000) -> bool:
+    """The device answers and has observed its hardware once (INIT means not yet)."""
     try:
         proxy = tango.DeviceProxy(f"tango://{tango_host}/{name}")
         proxy.set_timeout_millis(timeout_ms)
-        proxy.state()
-        return True
+        return proxy.state() != tango.DevState.INIT
     except tango.DevFailed:
         return False
 
