@@ -7,11 +7,29 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-PY=${PYTHON:-python3}
-if ! "$PY" -c 'import ensurepip, venv' 2>/dev/null; then
-  as_root apt-get update -q
-  as_root apt-get install -y -q python3-venv
+# Services the tests start themselves (never as system services): mosquitto,
+# InfluxDB 1.x, VictoriaMetrics; Node.js + npm for Node-RED.
+APT_PACKAGES="python3-venv mosquitto mosquitto-clients influxdb victoria-metrics nodejs npm"
+missing=""
+for pkg in $APT_PACKAGES; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"
+done
+# nodejs/npm may come from elsewhere (nodesource, nvm): only install them when absent
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  missing=$(echo "$missing" | tr ' ' '\n' | { grep -v -x -e nodejs -e npm || true; } | tr '\n' ' ')
 fi
+if [ -n "${missing// /}" ]; then
+  echo "== apt-get install$missing"
+  as_root apt-get update -q
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q --no-install-recommends $missing
+fi
+
+echo "== Node-RED (npm ci in docker/nodered)"
+if [ ! -x docker/nodered/node_modules/.bin/node-red ]; then
+  (cd docker/nodered && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
