@@ -7,6 +7,7 @@ import threading
 import time
 
 import paho.mqtt.client as mqtt
+
 from waiting import wait_for
 
 

@@ -10,9 +10,10 @@ import urllib.request
 import pytest
 import tango
 
+from db.archive.embedded import EmbeddedArchive
+
 import services
 from conftest import bridge_station, start_station
-from db.archive.embedded import EmbeddedArchive
 from waiting import wait_for
 
 LV1 = "demo/lv/module1-ch1"

@@ -8,8 +8,9 @@ import sys
 import time
 
 import pytest
-import services
 import tango
+
+import services
 from conftest import bridge_station, start_station
 from mqtt_probe import Probe
 from waiting import wait_for

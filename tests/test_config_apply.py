@@ -6,11 +6,12 @@ import sys
 import pytest
 import tango
 import yaml
-from conftest import write_station
 
 from db import tango_config
 from db.tango_database import EmbeddedDatabase, connect
 from db.validation import load_station
+
+from conftest import write_station
 
 
 @pytest.fixture(scope="module")

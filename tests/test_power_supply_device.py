@@ -4,6 +4,7 @@ import time
 
 import pytest
 import tango
+
 from conftest import emulator_control
 from waiting import wait_for
 

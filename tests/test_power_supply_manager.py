@@ -3,11 +3,12 @@
 import time
 
 import pytest
-from waiting import wait_for
 
 from devices.drivers.factory import open_power_supply
 from devices.power_supply.manager import CommandRefused, PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, LimitError
+
+from waiting import wait_for
 
 HV_LIMITS = ChannelLimits(voltage_min=0, voltage_max=600, current_limit_max=1e-4, ramp_rate_max=200, ramp_required=True)
 

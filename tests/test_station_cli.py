@@ -9,10 +9,11 @@ import time
 
 import pytest
 import tango
-from conftest import write_station
-from waiting import wait_for
 
 from db import process
+
+from conftest import write_station
+from waiting import wait_for
 
 
 def cli(*args, timeout=120):

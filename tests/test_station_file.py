@@ -5,9 +5,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEMO
 
 from db.validation import StationFileError, check_text, load_station
+
+from conftest import DEMO
 
 THREE_ERRORS = """\
 station: lab
