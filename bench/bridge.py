@@ -1,0 +1,236 @@
+"""Bridge benchmark: N attributes pushing events from separate processes into the bridge,
+which feeds a real InfluxDB (Debian influxd, /write) and a real mosquitto.
+
+    .venv/bin/python bench/bridge.py [--attributes 1000] [--sources 4] [--seconds 5]
+                                     [--rates 1000,5000,10000,15000,20000,25000,30000,40000]
+
+For each offered rate (events/s over all attributes) it checks zero loss into
+both sinks (MQTT subscriber count and InfluxDB point count equal to what the
+sources pushed). It prints the highest lossless rate, MQTT latency p50/p99
+(Tango event timestamp -> MQTT subscriber), archive commit p99, bridge CPU and
+RSS, the time to subscribe every attribute, then -- same sources, same steps --
+the highest lossless rate of a plain pytango subscriber that only counts
+events (the ceiling for any Python consumer), and the ratio bridge / ceiling.
+Needs mosquitto and influxd installed (scripts/test.sh installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import tango
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from db import process  # noqa: E402
+from db.tango_database import EmbeddedDatabase  # noqa: E402
+
+import services  # noqa: E402  (the tests' real-service starters)
+
+
+def start_sources(tmp: Path, tango_host: str, sources: int, per_source: int) -> list[subprocess.Popen]:
+    host, port = tango_host.split(":")
+    db = tango.Database(host, int(port))
+    for k in range(sources):
+        info = tango.DbDevInfo()
+        info.name, info._class, info.server = f"bench/src/{k}", "EventSource", f"EventSource/{k}"
+        db.add_device(info)
+        db.put_device_property(info.name, {"attributes": [str(per_source)]})
+    procs = []
+    for k in range(sources):
+        env = process.tango_env(tango_host)
+        env["TANGO_DS_EVENT_BUFFER_HWM"] = "100000"
+        args = [sys.executable, str(ROOT / "bench" / "event_source.py"), "EventSource", str(k),
+                "-ORBendPoint", f"giop:tcp:127.0.0.1:{process.free_port()}"]
+        procs.append(process.spawn(args, env, tmp / f"source{k}.log"))
+    for k in range(sources):
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                tango.DeviceProxy(f"tango://{tango_host}/bench/src/{k}").state()
+                break
+            except tango.DevFailed:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"source {k} did not start: {(tmp / f'source{k}.log').read_text()[-2000:]}") from None
+                time.sleep(0.1)
+    return procs
+
+
+def station_file(tmp: Path, tango_host: str, sources: int, per_source: int, mqtt_port: int, influx_port: int) -> Path:
+    attrs = {f"a{i}": {"archive": True, "publish": True} for i in range(per_source)}
+    raw = {
+        "station": "bench",
+        "data_dir": str(tmp / "data"),
+        "tango": {"database": {"external": tango_host}},
+        "external_devices": [{"name": f"bench/src/{k}", "class": "EventSource", "attributes": attrs}
+                             for k in range(sources)],
+        "bridge": {
+            "archive_events": "change",
+            "archive": {"backend": "influxdb1", "url": f"http://127.0.0.1:{influx_port}", "database": "bench",
+                        "batch_size": 10000, "flush_interval": 0.2},
+            "mqtt": {"host": "127.0.0.1", "port": mqtt_port, "qos": 0},
+        },
+    }
+    path = tmp / "bench.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+class Line:
+    """A child speaking the 'ready' + one-line-per-request protocol of the bench helpers."""
+
+    def __init__(self, args, env=None):
+        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+        line = self.proc.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"{args[1]} did not start: {line!r}")
+
+    def ask(self) -> list[str]:
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+        return self.proc.stdout.readline().split()
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+def burst(tango_host: str, sources: int, rate: float, seconds: float) -> int:
+    proxies = [tango.DeviceProxy(f"tango://{tango_host}/bench/src/{k}") for k in range(sources)]
+    before = sum(p.sent for p in proxies)
+    for p in proxies:
+        p.Burst([rate / sources, seconds])
+    time.sleep(seconds)
+    while any(p.Busy() for p in proxies):
+        time.sleep(0.05)
+    return sum(p.sent for p in proxies) - before
+
+
+def influx_count(port: int) -> int:
+    rows = services.influx_query(port, "bench", "SELECT count(value) FROM src WHERE time > now() - 1h")
+    return int(rows[0]["count"]) if rows else 0
+
+
+def bridge_health(tmp: Path) -> dict:
+    try:
+        return json.loads((tmp / "data" / "run" / "bridge-health.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--attributes", type=int, default=1000)
+    parser.add_argument("--sources", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000")
+    args = parser.parse_args()
+    rates = [float(r) for r in args.rates.split(",")]
+    per_source = args.attributes // args.sources
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        database = EmbeddedDatabase("127.0.0.1", process.free_port(), tmp / "db")
+        db_proc = database.start()
+        broker = services.mosquitto(tmp / "mosquitto")
+        influx = services.influxdb1(tmp / "influx")
+        sources = start_sources(tmp, database.tango_host, args.sources, per_source)
+        path = station_file(tmp, database.tango_host, args.sources, per_source, broker.port, influx.port)
+        counter = Line([sys.executable, str(ROOT / "bench" / "mqtt_counter.py"), str(broker.port), "dcs/bench/#"])
+        bridge_env = process.tango_env(database.tango_host)
+        bridge_env["TANGO_EVENT_BUFFER_HWM"] = "100000"
+        bridge = process.spawn([sys.executable, "-m", "bridges", str(path)], bridge_env, tmp / "bridge.log")
+        try:
+            deadline = time.monotonic() + 120
+            while "bridge up" not in (tmp / "bridge.log").read_text():
+                if bridge.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError((tmp / "bridge.log").read_text()[-3000:])
+                time.sleep(0.1)
+            subscribe_s = float(re.search(r"bridge up: (\d+) subscriptions in ([\d.]+) s",
+                                          (tmp / "bridge.log").read_text()).group(2))
+            time.sleep(2)
+            counter.ask()
+            ps = psutil.Process(bridge.pid)
+            results = []
+            for rate in rates:
+                influx_before = influx_count(influx.port)
+                ps.cpu_percent()
+                sent = burst(database.tango_host, args.sources, rate, args.seconds)
+                cpu = ps.cpu_percent()
+                settle = time.monotonic() + 60
+                while time.monotonic() < settle:
+                    h = bridge_health(tmp)
+                    if h.get("queue") == 0 and h.get("spooled") == 0:
+                        break
+                    time.sleep(0.2)
+                time.sleep(1.5)
+                mqtt_count, p50, p99 = counter.ask()
+                archived = influx_count(influx.port) - influx_before
+                rss = ps.memory_info().rss / 2**20
+                lossless = int(mqtt_count) == sent and archived == sent
+                results.append((rate, sent, int(mqtt_count), archived, float(p50), float(p99), cpu, rss, lossless))
+                print(f"  bridge  offered {rate:>7.0f}/s: pushed {sent}, MQTT {mqtt_count}, InfluxDB {archived}, "
+                      f"MQTT latency p50 {p50} ms p99 {p99} ms, CPU {cpu:.0f} %, RSS {rss:.0f} MiB"
+                      f"{'' if lossless else '  <- LOSS'}", flush=True)
+                if not lossless:
+                    break
+            health = bridge_health(tmp)
+        finally:
+            bridge.terminate()
+            bridge.wait(timeout=30)
+            counter.stop()
+        specs = [f"bench/src/{k}:{per_source}" for k in range(args.sources)]
+        env = process.tango_env(database.tango_host)
+        env["TANGO_EVENT_BUFFER_HWM"] = "100000"
+        plain = Line([sys.executable, str(ROOT / "bench" / "count_subscriber.py"), database.tango_host, *specs], env)
+        ceiling = 0.0
+        try:
+            time.sleep(2)
+            for rate in rates:
+                before = int(plain.ask()[0])
+                sent = burst(database.tango_host, args.sources, rate, args.seconds)
+                time.sleep(1.5)
+                got = int(plain.ask()[0]) - before
+                print(f"  ceiling offered {rate:>7.0f}/s: pushed {sent}, counted {got}"
+                      f"{'' if got == sent else '  <- LOSS'}", flush=True)
+                if got != sent:
+                    break
+                ceiling = rate
+        finally:
+            plain.stop()
+            for proc in sources:
+                proc.terminate()
+                proc.wait(timeout=15)
+            broker.stop()
+            influx.stop()
+            process.stop_pid(db_proc.pid)
+    best = max((r for r in results if r[8]), key=lambda r: r[0], default=None)
+    at = {r[0]: r for r in results}
+    print()
+    print(f"attributes {args.attributes} in {args.sources} source processes, {args.seconds:.0f} s per step")
+    print(f"time to subscribe {args.attributes} attributes: {subscribe_s:.2f} s (target < 5 s)")
+    if best:
+        print(f"bridge highest lossless rate into InfluxDB and MQTT: {best[0]:.0f} events/s "
+              f"(CPU {best[6]:.0f} % of one core, RSS {best[7]:.0f} MiB)")
+    for target, limit in ((1000, 5.0), (10000, 20.0)):
+        if target in at:
+            r = at[target]
+            print(f"MQTT latency at {target}/s: p50 {r[4]:.2f} ms, p99 {r[5]:.2f} ms (target p99 < {limit:.0f} ms)")
+    print(f"archive commit p99: {health.get('archive_commit_p99_ms', float('nan'))} ms")
+    print(f"plain pytango counting subscriber, highest lossless rate (ceiling): {ceiling:.0f} events/s")
+    if best and ceiling:
+        print(f"ratio bridge / ceiling: {best[0] / ceiling:.2f} (target >= 0.6)")
+
+
+if __name__ == "__main__":
+    main()
