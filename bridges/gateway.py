@@ -75,9 +75,9 @@ def _limit(text: str) -> float | None:
 
 
 class CommandGateway:
-    def __init__(self, client, prefix: str, tango_host: str, permissions: dict[str, Permissions],
+    def __init__(self, connection, prefix: str, tango_host: str, permissions: dict[str, Permissions],
                  audit_file: Path, max_payload: int = 4096, timeout_ms: int = 3000):
-        self.client = client
+        self.connection = connection
         self.prefix = prefix
         self.tango_host = tango_host
         self.permissions = permissions
@@ -95,10 +95,11 @@ class CommandGateway:
         return [f"{self.prefix}/+/+/+/+/set", f"{self.prefix}/+/+/+/cmd/+"]
 
     def subscribe(self) -> None:
+        """Called on (re)connect, on the connection's owner thread."""
         for topic in self.subscriptions():
-            self.client.subscribe(topic, qos=1)
+            self.connection.client.subscribe(topic, qos=1)
 
-    def on_message(self, client, userdata, message) -> None:  # paho network thread: enqueue only
+    def on_message(self, client, userdata, message) -> None:  # network loop thread: enqueue only
         try:
             self.requests.put_nowait((message.topic, bytes(message.payload)))
         except queue.Full:
@@ -253,7 +254,7 @@ class CommandGateway:
         except (TypeError, ValueError):
             body["id"] = str(request_id)
             payload = json.dumps(body)
-        self.client.publish(f"{topic}/reply", payload, qos=1, retain=False)
+        self.connection.post(f"{topic}/reply", payload, qos=1, retain=False)
 
     def _audit(self, client, target: str, action: str, old, new, result: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",

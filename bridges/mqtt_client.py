@@ -1,9 +1,18 @@
-"""The bridge's one paho-mqtt 2.x connection: TLS, credentials, last will, reconnect."""
+"""The bridge's one paho-mqtt 2.x connection: TLS, credentials, last will, reconnect.
+
+The connection is driven by the pipeline thread (``service``) instead of
+paho's own network thread: publishing from the thread that runs the loop
+avoids a thread hand-off and a wake-up per message, which is most of paho's
+cost at tens of thousands of messages per second. Other threads (gateway
+replies, health) hand their messages over with ``post``.
+"""
 
 from __future__ import annotations
 
+import collections
 import logging
 import ssl
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -12,46 +21,99 @@ from db.station import LoadedStation, MqttConfig
 
 log = logging.getLogger("trackerdcs.bridge.mqtt")
 
+RECONNECT_MIN_S = 0.5
+RECONNECT_MAX_S = 8.0
+
 
 def status_topic(config: MqttConfig) -> str:
     return f"{config.topic_prefix}/$bridge/status"
 
 
-def make_client(station: LoadedStation, on_connect: Callable[[], None], suffix: str = "bridge") -> mqtt.Client:
-    config = station.station.bridge.mqtt
-    client_id = config.client_id or f"trackerdcs-{station.name}-{suffix}"
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311,
-                         clean_session=True)
-    client.will_set(status_topic(config), "offline", qos=1, retain=True)
-    if config.username:
-        password = None
-        if config.password_file:
-            path = station.resolve(config.password_file)
-            try:
-                password = path.read_text().strip()
-            except OSError as exc:
-                raise ValueError(f"cannot read the MQTT password file {path}: {exc.strerror}") from None
-        client.username_pw_set(config.username, password)
-    if config.tls is not None:
-        client.tls_set(ca_certs=str(station.resolve(config.tls.ca_file)),
-                       certfile=str(station.resolve(config.tls.cert_file)) if config.tls.cert_file else None,
-                       keyfile=str(station.resolve(config.tls.key_file)) if config.tls.key_file else None,
-                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    client.reconnect_delay_set(min_delay=1, max_delay=8)
-    client.max_inflight_messages_set(1000)
-    client.max_queued_messages_set(0)
+class MqttConnection:
+    def __init__(self, station: LoadedStation, on_connect: Callable[[], None], suffix: str = "bridge"):
+        self.config = config = station.station.bridge.mqtt
+        self.host, self.port = config.broker
+        client_id = config.client_id or f"trackerdcs-{station.name}-{suffix}"
+        self.client = client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id,
+                                           protocol=mqtt.MQTTv311, clean_session=True)
+        client.will_set(status_topic(config), "offline", qos=1, retain=True)
+        if config.username:
+            password = None
+            if config.password_file:
+                path = station.resolve(config.password_file)
+                try:
+                    password = path.read_text().strip()
+                except OSError as exc:
+                    raise ValueError(f"cannot read the MQTT password file {path}: {exc.strerror}") from None
+            client.username_pw_set(config.username, password)
+        if config.tls is not None:
+            tls = config.tls
+            client.tls_set(ca_certs=str(station.resolve(tls.ca_file)),
+                           certfile=str(station.resolve(tls.cert_file)) if tls.cert_file else None,
+                           keyfile=str(station.resolve(tls.key_file)) if tls.key_file else None,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.max_inflight_messages_set(1000)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._connected
+        client.on_disconnect = self._disconnected
+        self._on_connect = on_connect
+        self.outbox: collections.deque[tuple[str, bytes | str, int, bool]] = collections.deque()
+        self.connected = False
+        self._retry_at = 0.0
+        self._retry_s = RECONNECT_MIN_S
+        self._started = False
 
-    def _connected(client, userdata, flags, reason_code, properties):
+    def _connected(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
-            log.error("MQTT broker refused the connection: %s", reason_code)
+            log.error("MQTT broker %s:%d refused the connection: %s", self.host, self.port, reason_code)
             return
-        log.info("connected to MQTT broker %s:%d", *config.broker)
-        client.publish(status_topic(config), "online", qos=1, retain=True)
-        on_connect()
+        log.info("connected to MQTT broker %s:%d", self.host, self.port)
+        self.connected = True
+        self._retry_s = RECONNECT_MIN_S
+        client.publish(status_topic(self.config), "online", qos=1, retain=True)
+        self._on_connect()
 
-    def _disconnected(client, userdata, flags, reason_code, properties):
-        log.warning("MQTT broker connection lost (%s); reconnecting", reason_code)
+    def _disconnected(self, client, userdata, flags, reason_code, properties):
+        if self.connected:
+            log.warning("MQTT broker connection lost (%s); reconnecting", reason_code)
+        self.connected = False
 
-    client.on_connect = _connected
-    client.on_disconnect = _disconnected
-    return client
+    def post(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
+        """Publish from any thread: the owner thread sends it on its next service()."""
+        self.outbox.append((topic, payload, qos, retain))
+
+    def service(self, timeout_s: float) -> None:
+        """Run the network loop once (owner thread only): I/O, keep-alive, reconnect, outbox."""
+        client = self.client
+        if not self._started:
+            self._started = True
+            client.connect_async(self.host, self.port, keepalive=30)
+            self._reconnect()
+        while self.outbox and self.connected:
+            topic, payload, qos, retain = self.outbox.popleft()
+            client.publish(topic, payload, qos=qos, retain=retain)
+        rc = client.loop(timeout=timeout_s)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            self.connected = False
+            if time.monotonic() >= self._retry_at:
+                self._reconnect()
+            else:
+                time.sleep(min(timeout_s, 0.01))
+
+    def _reconnect(self) -> None:
+        try:
+            self.client.reconnect()
+        except (OSError, ValueError) as exc:
+            log.debug("MQTT reconnect failed: %s", exc)
+        self._retry_at = time.monotonic() + self._retry_s
+        self._retry_s = min(self._retry_s * 2, RECONNECT_MAX_S)
+
+    def close(self) -> None:
+        """Say offline and disconnect (after the owner thread stopped)."""
+        if self.connected:
+            info = self.client.publish(status_topic(self.config), "offline", qos=1, retain=True)
+            deadline = time.monotonic() + 2
+            while not info.is_published() and time.monotonic() < deadline:
+                self.client.loop(timeout=0.05)
+        self.client.disconnect()
+        self.client.loop(timeout=0.05)

@@ -9,8 +9,10 @@ leaves stale or missing retained state. Runs on the pipeline thread.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import threading
 
 import paho.mqtt.client as mqtt
@@ -18,6 +20,26 @@ import paho.mqtt.client as mqtt
 from db.archive.reading import Reading
 
 log = logging.getLogger("trackerdcs.bridge.mqtt")
+
+
+@functools.lru_cache(maxsize=4096)
+def json_text(text: str) -> str:
+    return json.dumps(text)
+
+
+def json_value(value) -> str:
+    """JSON of a reading's value, without json.dumps on the common float path (hot loop)."""
+    if type(value) is float:
+        return repr(value) if math.isfinite(value) else "null"
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return json.dumps(value, allow_nan=False) if not isinstance(value, float) else "null"
 
 
 class MqttSink:
@@ -45,13 +67,8 @@ class MqttSink:
         else:
             seq = self._seq.get(topic, 0) + 1
             self._seq[topic] = seq
-            body = {"value": reading.value, "quality": reading.quality, "unit": reading.unit,
-                    "ts": reading.ts_ns / 1e9, "seq": seq}
-            try:
-                payload = json.dumps(body, allow_nan=False).encode()
-            except ValueError:  # NaN / inf: JSON has no such number
-                body["value"], body["quality"] = None, "INVALID"
-                payload = json.dumps(body).encode()
+            payload = (f'{{"value": {json_value(reading.value)}, "quality": "{reading.quality}", '
+                       f'"unit": {json_text(reading.unit)}, "ts": {reading.ts_ns / 1e9!r}, "seq": {seq}}}').encode()
         self.retained[topic] = payload
         self.client.publish(topic, payload, qos=self.qos, retain=True)
 

@@ -1,6 +1,7 @@
 """The bridge's hot path: one thread takes what the Tango callbacks enqueued,
-writes archive-bound readings to the write-ahead log, publishes on MQTT,
-and hands closed WAL segments (one per batch) to the archive sink.
+writes archive-bound readings to the write-ahead log, publishes on MQTT
+(it also runs the MQTT connection's network loop), and hands closed WAL
+segments (one per batch) to the archive sink.
 
 Order matters: a reading reaches the WAL before MQTT, so anything a
 subscriber has seen is on disk and reaches the archive even across a
@@ -15,6 +16,7 @@ import threading
 import time
 
 from bridges.archive_sink import ArchiveSink
+from bridges.mqtt_client import MqttConnection
 from bridges.mqtt_sink import MqttSink
 from bridges.stats import BridgeStats
 from bridges.wal import WriteAheadLog, encode
@@ -27,11 +29,13 @@ TO_MQTT = 2
 
 
 class Pipeline:
-    def __init__(self, wal: WriteAheadLog, archive: ArchiveSink, mqtt: MqttSink, stats: BridgeStats,
+    def __init__(self, wal: WriteAheadLog, archive: ArchiveSink, mqtt: MqttSink, connection: MqttConnection,
+                 stats: BridgeStats,
                  batch_size: int = 5000, flush_interval_s: float = 0.2, max_queue: int = 1_000_000):
         self.wal = wal
         self.archive = archive
         self.mqtt = mqtt
+        self.connection = connection
         self.stats = stats
         self.batch_size = batch_size
         self.flush_interval_s = flush_interval_s
@@ -85,8 +89,10 @@ class Pipeline:
                 if self._batch:
                     self._close_batch()
                 return
-            if not chunk:
-                time.sleep(0.0005 if time.monotonic() - idle_since < 1.0 else 0.002)
+            if chunk:
+                self.connection.service(0)
+            else:
+                self.connection.service(0.0005 if time.monotonic() - idle_since < 1.0 else 0.005)
 
     def _forward(self, chunk: list[tuple[Reading, int]], publish) -> None:
         batch = self._batch

@@ -17,7 +17,7 @@ import time
 
 from bridges.archive_sink import ArchiveSink
 from bridges.gateway import CommandGateway, Permissions
-from bridges.mqtt_client import make_client
+from bridges.mqtt_client import MqttConnection
 from bridges.mqtt_sink import MqttSink
 from bridges.pipeline import TO_ARCHIVE, TO_MQTT, Pipeline
 from bridges.stats import BridgeStats
@@ -43,11 +43,12 @@ class Bridge:
         self.stats = BridgeStats()
         self.wal = WriteAheadLog(station.data_dir / "spool")
         self.archive = ArchiveSink(open_writer(station), self.wal, self.stats)
-        self.client = make_client(station, self._on_connect)
+        self.connection = MqttConnection(station, self._on_connect)
+        self.client = self.connection.client
         self.mqtt = MqttSink(self.client, config.mqtt.topic_prefix, config.mqtt.qos)
-        self.pipeline = Pipeline(self.wal, self.archive, self.mqtt, self.stats, config.archive.batch_size,
-                                 config.archive.flush_interval, config.queue_size)
-        self.gateway = CommandGateway(self.client, config.mqtt.topic_prefix, station.tango_host, self.permissions(),
+        self.pipeline = Pipeline(self.wal, self.archive, self.mqtt, self.connection, self.stats,
+                                 config.archive.batch_size, config.archive.flush_interval, config.queue_size)
+        self.gateway = CommandGateway(self.connection, config.mqtt.topic_prefix, station.tango_host, self.permissions(),
                                       station.data_dir / "log" / "mqtt-audit.jsonl", config.mqtt.max_payload)
         self.client.on_message = self.gateway.on_message
         self.source = TangoSource(station.tango_host, self.stats)
@@ -96,8 +97,6 @@ class Bridge:
         self.pipeline.start()
         self.gateway.start()
         host, port = self.station.station.bridge.mqtt.broker
-        self.client.connect_async(host, port, keepalive=30)
-        self.client.loop_start()
         started = time.monotonic()
         targets = self.targets()
         self.source.subscribe(targets, self.pipeline.offer)
@@ -120,7 +119,7 @@ class Bridge:
         while not self._stop.wait(1.0):
             health = self.health()
             payload = json.dumps(health)
-            self.client.publish(f"{prefix}/$bridge/health", payload, qos=0, retain=True)
+            self.connection.post(f"{prefix}/$bridge/health", payload, qos=0, retain=True)
             temp = self.health_file.with_suffix(".tmp")
             temp.parent.mkdir(parents=True, exist_ok=True)
             temp.write_text(payload)
@@ -135,14 +134,7 @@ class Bridge:
         self.pipeline.stop()
         self.archive.stop()
         self.wal.close()
-        prefix = self.station.station.bridge.mqtt.topic_prefix
-        info = self.client.publish(f"{prefix}/$bridge/status", "offline", qos=1, retain=True)
-        try:
-            info.wait_for_publish(timeout=2)
-        except (RuntimeError, ValueError):
-            pass
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.connection.close()
 
 
 def run_bridge(station: LoadedStation) -> int:

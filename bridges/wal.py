@@ -12,7 +12,9 @@ idempotent in every archive (same device, attribute and timestamp).
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import os
 import threading
 from pathlib import Path
@@ -22,9 +24,24 @@ from db.archive.reading import Reading
 OPEN = "open.jsonl.part"
 
 
+@functools.lru_cache(maxsize=8192)
+def _prefix(device: str, attribute: str) -> str:
+    return "[" + json.dumps(device) + ", " + json.dumps(attribute) + ", "
+
+
+@functools.lru_cache(maxsize=1024)
+def _text(text: str) -> str:
+    return json.dumps(text)
+
+
 def encode(reading: Reading) -> str:
-    return json.dumps([reading.device, reading.attribute, reading.value, reading.quality, reading.unit, reading.ts_ns],
-                      allow_nan=True) + "\n"
+    """One JSON line per reading; formatted by hand on the hot path (json.dumps costs ~3x more)."""
+    value = reading.value
+    if type(value) is float and math.isfinite(value):
+        text = repr(value)
+    else:
+        text = json.dumps(value, allow_nan=True)
+    return f"{_prefix(reading.device, reading.attribute)}{text}, {_text(reading.quality)}, {_text(reading.unit)}, {reading.ts_ns}]\n"
 
 
 def decode(line: str) -> Reading:
