@@ -36,10 +36,18 @@ def amqtt_config(host: str, port: int) -> str:
     )
 
 
-def broker_command(host: str, port: int, run_dir: Path) -> tuple[str, list[str]]:
-    """(which broker, argv) for an embedded broker on host:port."""
+def find_mosquitto() -> str | None:
+    return shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+
+
+_FIND = object()
+
+
+def broker_command(host: str, port: int, run_dir: Path, mosquitto=_FIND) -> tuple[str, list[str]]:
+    """(which broker, argv) for an embedded broker on host:port; mosquitto=None forces amqtt."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    mosquitto = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.path.exists("/usr/sbin/mosquitto") else None)
+    if mosquitto is _FIND:
+        mosquitto = find_mosquitto()
     if mosquitto:
         conf = run_dir / "mosquitto.conf"
         conf.write_text(mosquitto_config(host, port))

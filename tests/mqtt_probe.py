@@ -12,7 +12,8 @@ from waiting import wait_for
 
 
 class Probe:
-    def __init__(self, port: int, topics=("dcs/#",), name: str = "probe"):
+    def __init__(self, port: int, topics=("dcs/#",), name: str = "probe", username: str | None = None,
+                 password: str | None = None, ca_file: str | None = None):
         self.messages: list[tuple[float, str, bytes, bool]] = []
         self.lock = threading.Lock()
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{name}-{time.monotonic_ns()}")
@@ -30,6 +31,10 @@ class Probe:
 
         self.client.on_connect = on_connect
         self.client.on_message = on_message
+        if username:
+            self.client.username_pw_set(username, password)
+        if ca_file:
+            self.client.tls_set(ca_certs=ca_file)
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         assert self.connected.wait(10), "probe could not connect to mosquitto"
