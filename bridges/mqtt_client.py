@@ -10,7 +10,9 @@ replies, health) hand their messages over with ``post``.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
+import select
 import ssl
 import time
 from collections.abc import Callable
@@ -23,6 +25,37 @@ log = logging.getLogger("trackerdcs.bridge.mqtt")
 
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 8.0
+
+
+@functools.lru_cache(maxsize=65536)
+def _topic_field(topic: str) -> bytes:
+    data = topic.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+def _publish_packet(topic: str, payload: bytes) -> bytes:
+    """MQTT 3.1.1 PUBLISH, QoS 0, retain (section 3.3)."""
+    field = _topic_field(topic)
+    remaining = len(field) + len(payload)
+    length = bytearray()
+    while True:
+        byte, remaining = remaining % 128, remaining // 128
+        length.append(byte | 0x80 if remaining else byte)
+        if not remaining:
+            break
+    return b"\x31" + bytes(length) + field + payload
+
+
+def _send_all(sock, data: bytes) -> None:
+    """sendall for paho's non-blocking (possibly TLS) socket."""
+    view = memoryview(data)
+    while view:
+        try:
+            sent = sock.send(view)
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            select.select([], [sock], [], 1.0)
+            continue
+        view = view[sent:]
 
 
 def status_topic(config: MqttConfig) -> str:
@@ -81,6 +114,26 @@ class MqttConnection:
     def post(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
         """Publish from any thread: the owner thread sends it on its next service()."""
         self.outbox.append((topic, payload, qos, retain))
+
+    def publish_retained(self, messages: list[tuple[str, bytes]], qos: int) -> None:
+        """Publish retained messages from the owner thread.
+
+        QoS 0 takes a fast path when paho has nothing queued (its public
+        ``want_write``): the PUBLISH packets of a whole chunk go out in one
+        ``send`` on paho's socket instead of one paho call and syscall each.
+        Anything else goes through paho.
+        """
+        client = self.client
+        sock = client.socket()
+        if qos != 0 or not self.connected or sock is None or client.want_write():
+            for topic, payload in messages:
+                client.publish(topic, payload, qos=qos, retain=True)
+            return
+        try:
+            _send_all(sock, b"".join([_publish_packet(topic, payload) for topic, payload in messages]))
+        except OSError as exc:  # paho notices the broken socket on its next loop and reconnects
+            log.warning("MQTT send failed: %s", exc)
+            self.connected = False
 
     def service(self, timeout_s: float) -> None:
         """Run the network loop once (owner thread only): I/O, keep-alive, reconnect, outbox."""

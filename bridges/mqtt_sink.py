@@ -61,6 +61,11 @@ class MqttSink:
         return topic
 
     def publish(self, reading: Reading) -> None:
+        topic, payload = self.message(reading)
+        self.client.publish(topic, payload, qos=self.qos, retain=True)
+
+    def message(self, reading: Reading) -> tuple[str, bytes]:
+        """Topic and payload of a reading; remembered for republishing after a reconnect."""
         topic = self.topic(reading)
         if reading.attribute == "State":
             payload = str(reading.value).encode()
@@ -70,7 +75,7 @@ class MqttSink:
             payload = (f'{{"value": {json_value(reading.value)}, "quality": "{reading.quality}", '
                        f'"unit": {json_text(reading.unit)}, "ts": {reading.ts_ns / 1e9!r}, "seq": {seq}}}').encode()
         self.retained[topic] = payload
-        self.client.publish(topic, payload, qos=self.qos, retain=True)
+        return topic, payload
 
     def republish_all(self) -> None:
         for topic, payload in list(self.retained.items()):

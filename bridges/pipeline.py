@@ -68,7 +68,6 @@ class Pipeline:
 
     def _run(self) -> None:
         queue = self.queue
-        publish = self.mqtt.publish
         idle_since = time.monotonic()
         while True:
             stopping = self._stop.is_set()
@@ -79,7 +78,7 @@ class Pipeline:
             while queue and len(chunk) < 20_000:
                 chunk.append(queue.popleft())
             if chunk:
-                self._forward(chunk, publish)
+                self._forward(chunk)
                 idle_since = time.monotonic()
             batch = self._batch
             if batch and (len(batch) >= self.batch_size or stopping
@@ -94,7 +93,7 @@ class Pipeline:
             else:
                 self.connection.service(0.0005 if time.monotonic() - idle_since < 1.0 else 0.005)
 
-    def _forward(self, chunk: list[tuple[Reading, int]], publish) -> None:
+    def _forward(self, chunk: list[tuple[Reading, int]]) -> None:
         batch = self._batch
         if not batch:
             self._batch_started = time.monotonic()
@@ -102,13 +101,12 @@ class Pipeline:
         if lines:
             batch.extend(reading for reading, route in chunk if route & TO_ARCHIVE)
             self.wal.append(lines)  # on disk before anyone sees it on MQTT
-        last = None
-        for reading, route in chunk:
-            if route & TO_MQTT:
-                publish(reading)
-                last = reading
-        if last is not None:
-            self.stats.published += sum(1 for _, route in chunk if route & TO_MQTT)
+        message = self.mqtt.message
+        messages = [message(reading) for reading, route in chunk if route & TO_MQTT]
+        if messages:
+            self.connection.publish_retained(messages, self.mqtt.qos)
+            self.stats.published += len(messages)
+            last = next(reading for reading, route in reversed(chunk) if route & TO_MQTT)
             self.stats.mqtt_lag_ms = max(0.0, time.time() * 1e3 - last.ts_ns / 1e6)
 
     def _close_batch(self) -> None:
