@@ -19,5 +19,7 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_quick_start_runs_the_demo():
-    assert ".venv/bin/pip install -e . && .venv/bin/trackerdcs demo" in README
+    assert "bash scripts/demo.sh" in README
+    script = (ROOT / "scripts" / "demo.sh").read_text()
+    assert "pip install -q -e ." in script and "trackerdcs demo" in script
     assert (ROOT / "stations" / "demo.yaml").exists()
