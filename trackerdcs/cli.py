@@ -156,8 +156,13 @@ def _print_connect(station) -> None:
     console.print(f"  export TANGO_HOST={station.tango_host}")
     for server, device in station.station.devices():
         console.print(f"  {device.name:<32} {device.class_:<22} ({server.name})", highlight=False)
-    console.print(f'  python -c "import tango; print(tango.DeviceProxy(\'{station.station.devices()[0][1].name}\').state())"'
-                  if station.station.devices() else "")
+    if station.station.devices():
+        first = station.station.devices()[0][1].name
+        console.print(f'  python -c "import tango; print(tango.DeviceProxy(\'{first}\').state())"', highlight=False)
+    mqtt = station.station.bridge.mqtt
+    host, port = mqtt.broker
+    console.print(f"MQTT: {host}:{port}, topics {mqtt.topic_prefix}/<device>/<attribute> "
+                  f"(try: mosquitto_sub -h {host} -p {port} -t '{mqtt.topic_prefix}/#' -v)", highlight=False)
 
 
 @cli.command()
@@ -208,6 +213,11 @@ def status(file: str, as_json: bool) -> None:
     console.print(table)
 
 
+def _me() -> str:
+    """How this command was called (e.g. .venv/bin/trackerdcs), for hints the user can paste."""
+    return sys.argv[0] if sys.argv and sys.argv[0].endswith("trackerdcs") else "trackerdcs"
+
+
 def _short(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
@@ -223,7 +233,8 @@ def demo() -> None:
         _fail("stations/demo.yaml not found: run from the tracker-dcs checkout")
     code = run_foreground(station, on_ready=lambda launcher, elapsed: (
         _print_connect(station),
-        console.print(f"Up in {elapsed:.1f} s. Try:  trackerdcs status {candidate}   — Ctrl-C stops the demo."),
+        console.print(f"Up in {elapsed:.1f} s. Try:  {_me()} status {candidate}   — Ctrl-C stops the demo.",
+                      highlight=False),
     ))
     sys.exit(code)
 
