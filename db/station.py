@@ -27,13 +27,22 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
 SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*/[A-Za-z0-9_.\-]+$")
 RESOURCE_TCP = re.compile(r"^TCPIP\d*::(?P<host>[^:]+)::(?P<port>\d+)::SOCKET$", re.IGNORECASE)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _device_name(value: str) -> str:
+    if not DEVICE_NAME.match(value):
+        raise ValueError(f"{value!r} is not a Tango device name domain/family/member")
+    return value.lower()
+
+
+DeviceName = Annotated[str, AfterValidator(_device_name)]
 
 
 class Strict(BaseModel):
@@ -135,19 +144,12 @@ PropertyValue = bool | int | float | str | list[str] | list[float] | list[int]
 
 
 class DeviceConfig(Strict):
-    name: str
+    name: DeviceName
     class_: str = Field(alias="class")
     instrument: str | None = None
     properties: dict[str, PropertyValue] = {}
     attributes: dict[str, AttributeConfig] = {}
     mqtt: MqttPermissions = MqttPermissions()
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not DEVICE_NAME.match(value):
-            raise ValueError(f"{value!r} is not a Tango device name domain/family/member")
-        return value.lower()
 
 
 class ServerConfig(Strict):
@@ -164,17 +166,10 @@ class ServerConfig(Strict):
 
 
 class ExternalDevice(Strict):
-    name: str
+    name: DeviceName
     class_: str | None = Field(default=None, alias="class")
     attributes: dict[str, AttributeConfig] = {}
     mqtt: MqttPermissions = MqttPermissions()
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not DEVICE_NAME.match(value):
-            raise ValueError(f"{value!r} is not a Tango device name domain/family/member")
-        return value.lower()
 
 
 class ArchiveConfig(Strict):
