@@ -24,10 +24,13 @@ class Transport(Protocol):
 class VisaTransport:
     """A pyvisa message-based resource, opened lazily and reopened after a failure."""
 
-    def __init__(self, resource: str, timeout_s: float = 2.0, backend: str = "@py"):
+    def __init__(self, resource: str, timeout_s: float = 2.0, backend: str = "@py",
+                 write_termination: str = "\n", read_termination: str = "\n"):
         self.resource = resource
         self.timeout_s = timeout_s
         self.backend = backend
+        self.write_termination = write_termination
+        self.read_termination = read_termination
         self._manager = None
         self._handle = None
         self._lock = threading.Lock()
@@ -41,8 +44,8 @@ class VisaTransport:
             if self._manager is None:
                 self._manager = pyvisa.ResourceManager(self.backend)
             handle = self._manager.open_resource(self.resource)
-            handle.read_termination = "\n"
-            handle.write_termination = "\n"
+            handle.read_termination = self.read_termination
+            handle.write_termination = self.write_termination
             handle.timeout = int(self.timeout_s * 1000)
         except (pyvisa.Error, OSError, ValueError) as exc:
             raise TransportError(f"cannot open {self.resource}: {exc}") from exc

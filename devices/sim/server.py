@@ -17,6 +17,7 @@ line and answers ``OK ...`` or ``ERR ...``:
 from __future__ import annotations
 
 import json
+import re
 import logging
 import socket
 import socketserver
@@ -138,21 +139,29 @@ class EmulatorServer:
                     return
                 with emulator._clients_lock:
                     emulator._clients.add(self.connection)
+                terminator = getattr(emulator.model, "terminator", "\n").encode()
+                buffer = b""
                 try:
-                    for raw in self.rfile:
-                        if emulator.faults.disconnected:
+                    while True:
+                        data = self.connection.recv(4096)
+                        if not data:
                             return
-                        line = raw.decode("ascii", "replace").strip()
-                        if not line:
-                            continue
-                        reply = emulator.model.execute(line)
-                        if reply is None or emulator.faults.silent:
-                            continue
-                        if emulator.faults.delay_s:
-                            time.sleep(emulator.faults.delay_s)
-                        if emulator.faults.garbage:
-                            reply = "#\x15?!garbage"
-                        self.wfile.write(reply.encode("ascii", "replace") + b"\n")
+                        buffer += data
+                        *lines, buffer = re.split(rb"[\r\n]", buffer)
+                        for raw in lines:
+                            if emulator.faults.disconnected:
+                                return
+                            line = raw.decode("ascii", "replace").strip()
+                            if not line:
+                                continue
+                            reply = emulator.model.execute(line)
+                            if reply is None or emulator.faults.silent:
+                                continue
+                            if emulator.faults.delay_s:
+                                time.sleep(emulator.faults.delay_s)
+                            if emulator.faults.garbage:
+                                reply = "#\x15?!garbage"
+                            self.connection.sendall(reply.encode("ascii", "replace") + terminator)
                 except (ConnectionError, OSError):
                     pass
                 finally:

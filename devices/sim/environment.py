@@ -1,0 +1,160 @@
+"""Emulated cold-box instruments around one shared ColdBox model:
+an SHT85 SCPI readout, a Julabo circulator, and the DHT22 Arduino sketch on a pseudo-terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import threading
+import time
+import tty
+from pathlib import Path
+
+from devices.sim.clock import Clock, monotonic_clock
+from devices.sim.coldbox import ColdBox
+from devices.sim.scpi_model import ScpiError, ScpiModel
+
+
+class Sht85Model(ScpiModel):
+    identity = "TRACKER-DCS,SHT85 READOUT,EMU0003,1.0"
+
+    def __init__(self, box: ColdBox, clock: Clock = monotonic_clock):
+        super().__init__(clock)
+        self.box = box
+
+    def command(self, header: str, argument: str) -> str | None:
+        if header in ("MEAS:TEMP?", "MEAS:HUM?", "MEAS:SEQ?"):
+            temperature, humidity, sequence = self.box.sample()
+            return {"MEAS:TEMP?": f"{temperature:.2f}", "MEAS:HUM?": f"{humidity:.2f}",
+                    "MEAS:SEQ?": str(sequence)}[header]
+        raise ScpiError(-113, "Undefined header")
+
+    def set_parameter(self, name: str, values: list[str]) -> None:
+        self.box.set_parameter(name, values)
+
+    def snapshot(self) -> dict:
+        return {"setting_commands": self.setting_commands, **self.box.snapshot()}
+
+
+class JulaboModel:
+    """Julabo's ASCII protocol (not SCPI): CR-terminated commands, CR LF replies."""
+
+    terminator = "\r\n"
+    version = "JULABO CORIO CD-200F VER 1.0 (emulated)"
+    limits = (-30.0, 100.0)
+
+    def __init__(self, box: ColdBox):
+        self.box = box
+        self.setting_commands = 0
+        self.alarm = False
+
+    def execute(self, line: str) -> str | None:
+        words = line.strip().split()
+        if not words:
+            return None
+        command, args = words[0].lower(), words[1:]
+        box = self.box
+        with box.lock:
+            box.advance()
+            if command == "version":
+                return self.version
+            if command == "status":
+                if self.alarm:
+                    return "-01 TEMP. ALARM"
+                return "03 REMOTE START" if box.running else "02 REMOTE STOP"
+            if command == "in_pv_00":
+                return f"{box.bath_c:.2f}"
+            if command == "in_sp_00":
+                return f"{box.setpoint:.2f}"
+            if command == "in_mode_05":
+                return "1" if box.running else "0"
+            if command == "out_sp_00" and len(args) == 1:
+                self.setting_commands += 1
+                try:
+                    value = float(args[0])
+                except ValueError:
+                    return None  # a real Julabo ignores it; the driver's read-back notices
+                if self.limits[0] <= value <= self.limits[1]:
+                    box.setpoint = value
+                return None
+            if command == "out_mode_05" and len(args) == 1 and args[0] in ("0", "1"):
+                self.setting_commands += 1
+                box.running = args[0] == "1"
+                return None
+        return None  # unknown commands are ignored, as the instrument does
+
+    def force_trip(self, channel: int) -> None:
+        with self.box.lock:
+            self.alarm = True
+            self.box.running = False
+
+    def set_parameter(self, name: str, values: list[str]) -> None:
+        if name == "alarm" and len(values) == 1:
+            self.alarm = values[0] in ("1", "on", "true")
+        else:
+            self.box.set_parameter(name, values)
+
+    def snapshot(self) -> dict:
+        return {"setting_commands": self.setting_commands, "alarm": self.alarm, **self.box.snapshot()}
+
+
+class Dht22Pty:
+    """The Arduino sketch: prints humidity and temperature lines every period on a pseudo-terminal.
+
+    ``link`` (a path) is made a symlink to the terminal, so a station file can name a fixed port.
+    """
+
+    def __init__(self, box: ColdBox, link: Path | None = None, period_s: float = 1.0):
+        self.box = box
+        self.period_s = period_s
+        self.master, slave = pty.openpty()
+        tty.setraw(slave)
+        self.port = os.ttyname(slave)
+        self._slave = slave  # keep it open: the pty lives while one end is open
+        self.link = Path(link) if link else None
+        if self.link is not None:
+            self.link.parent.mkdir(parents=True, exist_ok=True)
+            self.link.unlink(missing_ok=True)
+            self.link.symlink_to(self.port)
+        self.failing = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dht22-pty", daemon=True)
+
+    def start(self) -> "Dht22Pty":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        last = -1
+        while not self._stop.wait(self.period_s):
+            temperature, humidity, sequence = self.box.sample()
+            if sequence == last and not self.failing:
+                continue  # dropout: the sketch prints nothing new
+            last = sequence
+            text = (FAILED_LINE if self.failing else f"Humidity: {humidity:.2f}%\r\nTemperature: {temperature:.2f} *C\r\n")
+            try:
+                os.write(self.master, text.encode())
+            except OSError:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        if self.link is not None:
+            self.link.unlink(missing_ok=True)
+        for fd in (self.master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+FAILED_LINE = "Failed to read from DHT sensor!\r\n"
+
+
+def wait_port(path: str, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(path)
+        time.sleep(0.02)
