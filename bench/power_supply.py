@@ -36,7 +36,7 @@ def demo_on_free_ports(folder: Path) -> tuple[Path, str, list[str]]:
     raw["tango"]["database"]["embedded"]["port"] = port = free_port()
     for instrument in raw["instruments"].values():
         instrument["resource"] = f"TCPIP::127.0.0.1::{free_port()}::SOCKET"
-        instrument["emulator"] = {"control_port": free_port()}
+        instrument["emulator"] = {**instrument.get("emulator", {}), "control_port": free_port()}
     folder.mkdir(parents=True, exist_ok=True)
     raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
     path = folder / "bench.yaml"

@@ -77,6 +77,7 @@ class TangoConfig(Strict):
 
 class EmulatorConfig(Strict):
     control_port: Port | None = None  # default: instrument port + 1
+    group: str | None = None  # emulated instruments of one group run in one process and share a cold box
 
 
 class Instrument(Strict):

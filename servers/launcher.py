@@ -140,31 +140,34 @@ class StationLauncher:
                  self.database_child.pid, database.db_file)
 
     def _start_emulators(self) -> None:
+        groups: dict[str, list[str]] = {}
         for name, instrument in self.station.station.instruments.items():
-            if not instrument.emulated:
-                continue
-            host, port = instrument.tcp_address
-            control = instrument.control_port
-            for p, what in ((port, "emulator"), (control, "emulator control")):
-                try:
-                    process.check_port_free(host, p, f"{what} of {name}")
-                except process.PortTaken as exc:
-                    raise LaunchError(str(exc)) from None
-            child = Child(
-                f"emulator {name}",
-                [sys.executable, "-m", "devices.sim", instrument.model, "--host", host,
-                 "--port", str(port), "--control-port", str(control)],
-                dict(os.environ, PYTHONUNBUFFERED="1"),
-                self.log_dir / f"emulator-{name}.log",
-                ready_check=(host, port),
-            )
+            if instrument.emulated:
+                groups.setdefault(instrument.emulator.group or name, []).append(name)
+        for group, names in groups.items():
+            specs, ports = [], []
+            for name in names:
+                instrument = self.station.station.instruments[name]
+                host, port = instrument.tcp_address
+                control = instrument.control_port
+                for p, what in ((port, "emulator"), (control, "emulator control")):
+                    try:
+                        process.check_port_free(host, p, f"{what} of {name}")
+                    except process.PortTaken as exc:
+                        raise LaunchError(str(exc)) from None
+                specs += ["--serve", f"{instrument.model}@{host}:{port}/{control}"]
+                ports.append((host, port))
+            child = Child(f"emulator {group}", [sys.executable, "-m", "devices.sim", *specs],
+                          dict(os.environ, PYTHONUNBUFFERED="1"), self.log_dir / f"emulator-{group}.log",
+                          ready_check=ports)
             self._launch(child)
         deadline = time.monotonic() + 10
         for child in self.children:
-            while child.ready_check and not process.port_open(*child.ready_check):
-                if not child.running() or time.monotonic() > deadline:
-                    raise LaunchError(f"{child.name} did not start; see {child.log_file}")
-                time.sleep(0.05)
+            for address in child.ready_check or []:
+                while not process.port_open(*address):
+                    if not child.running() or time.monotonic() > deadline:
+                        raise LaunchError(f"{child.name} did not start; see {child.log_file}")
+                    time.sleep(0.05)
 
     def _start_servers(self) -> None:
         for server in self.station.station.servers:
@@ -199,7 +202,7 @@ class StationLauncher:
             except process.PortTaken as exc:
                 raise LaunchError(str(exc)) from None
             kind, args = broker_command(host, port, run_dir(self.station))
-            broker = Child(f"broker {kind}", args, dict(os.environ), self.log_dir / "broker.log", ready_check=(host, port))
+            broker = Child(f"broker {kind}", args, dict(os.environ), self.log_dir / "broker.log", ready_check=[(host, port)])
             self._launch(broker)
             deadline = time.monotonic() + 15
             while not process.port_open(host, port):

@@ -70,7 +70,7 @@ def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml") -> Pa
     for instrument in raw["instruments"].values():
         port = free_port()
         instrument["resource"] = f"TCPIP::127.0.0.1::{port}::SOCKET"
-        instrument["emulator"] = {"control_port": free_port()}
+        instrument["emulator"] = {**instrument.get("emulator", {}), "control_port": free_port()}
     raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
     if mutate is not None:
         mutate(raw)

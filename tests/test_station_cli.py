@@ -39,11 +39,13 @@ def test_up_status_down_leaves_nothing_behind(detached):
     assert status.returncode == 0, status.stderr
     report = json.loads(status.stdout)
     states = {d["name"]: d["state"] for d in report["devices"]}
-    assert states == {"demo/lv/module1-ch1": "OFF", "demo/lv/module1-ch2": "OFF", "demo/hv/module1": "OFF"}
+    assert states == {"demo/lv/module1-ch1": "OFF", "demo/lv/module1-ch2": "OFF", "demo/hv/module1": "OFF",
+                      "demo/env/coldbox": "ON", "demo/env/chiller": "OFF"}
     hv = next(d for d in report["devices"] if d["name"] == "demo/hv/module1")
     assert hv["device_class"] == "PowerSupplyChannel" and set(hv["attributes"]) >= {"voltage", "current"}
-    assert set(state["children"]) == {"database", "emulator lv-hmp4040", "emulator hv-k2410", "server PowerSupply/demo-lv",
-                                      "server PowerSupply/demo-hv", "broker mosquitto", "bridge"}
+    assert set(state["children"]) == {"database", "emulator lv-hmp4040", "emulator hv-k2410", "emulator coldbox",
+                                      "server PowerSupply/demo-lv", "server PowerSupply/demo-hv",
+                                      "server Environment/demo-coldbox", "broker mosquitto", "bridge"}
     again = cli("up", str(path), "--detach")
     assert again.returncode == 1 and "already up" in again.stderr
     down = cli("down", str(path))

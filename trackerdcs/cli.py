@@ -246,22 +246,22 @@ def sim() -> None:
 
 
 @sim.command("run")
-@click.argument("model")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, required=True)
-@click.option("--control-port", type=int, required=True)
-def sim_run(model: str, host: str, port: int, control_port: int) -> None:
-    """Serve an emulated MODEL (hmp4040, keithley2410) on HOST:PORT."""
+@click.argument("specs", nargs=-1, required=True, metavar="MODEL@HOST:PORT/CONTROL_PORT...")
+def sim_run(specs: tuple[str, ...]) -> None:
+    """Serve emulated instruments (hmp4040, keithley2410, sht85, julabo); cold-box ones share one model.
+
+    Example: trackerdcs sim run sht85@127.0.0.1:15031/15032 julabo@127.0.0.1:15033/15034
+    """
     from devices.sim.__main__ import main as sim_main
 
-    sys.exit(sim_main([model, "--host", host, "--port", str(port), "--control-port", str(control_port)]))
+    sys.exit(sim_main([arg for spec in specs for arg in ("--serve", spec)]))
 
 
 @sim.command("fault")
 @click.argument("address")
 @click.argument("command", nargs=-1, required=True)
 def sim_fault(address: str, command: tuple[str, ...]) -> None:
-    """Send COMMAND (disconnect, silent, garbage, slow S, trip [CH], set ..., restore, state)
+    """Send COMMAND (disconnect, silent, garbage, slow S, trip [CH], set NAME VALUE, restore, state)
     to the emulator whose control port is ADDRESS (host:port)."""
     from devices.sim.server import EmulatorControl
 

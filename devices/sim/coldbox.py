@@ -16,7 +16,6 @@ import threading
 
 from devices.sim.clock import Clock, monotonic_clock
 
-
 SAMPLE_PERIOD_S = 0.5  # the sensor makes a new measurement this often
 
 

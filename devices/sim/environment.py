@@ -120,7 +120,7 @@ class Dht22Pty:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dht22-pty", daemon=True)
 
-    def start(self) -> "Dht22Pty":
+    def start(self) -> Dht22Pty:
         self._thread.start()
         return self
 

@@ -17,8 +17,8 @@ line and answers ``OK ...`` or ``ERR ...``:
 from __future__ import annotations
 
 import json
-import re
 import logging
+import re
 import socket
 import socketserver
 import threading

@@ -1,0 +1,77 @@
+"""Tango adapter of a cold-box temperature/humidity sensor."""
+
+from __future__ import annotations
+
+from tango import DevState
+from tango.server import Device, attribute, device_property
+
+from devices.drivers.factory import open_environment_sensor
+from devices.environment.manager import ClimateStatus, EnvironmentSensorManager
+from devices.tango_events import events, publish_state, push, quality
+
+FIELDS = ("temperature", "humidity", "dew_point", "dew_point_margin")
+
+
+class EnvironmentSensor(Device):
+    """Temperature, humidity and dew point of a cold box (DHT22 sketch on serial, or SHT85 readout)."""
+
+    model = device_property(dtype=str, doc="sensor model: dht22 (Arduino sketch, serial) or sht85 (SCPI readout)")
+    resource = device_property(dtype=str, doc="serial port / pyserial URL (dht22) or VISA resource (sht85)")
+    timeout = device_property(dtype=float, default_value=2.0, doc="reply timeout, s")
+    poll_period = device_property(dtype=float, default_value=1.0, doc="polling period, s")
+    stale_after = device_property(dtype=float, default_value=10.0, doc="no new measurement for this long: FAULT, s")
+    stuck_readings = device_property(dtype=int, default_value=0, doc="identical readings in a row that count as stuck (0: off)")
+
+    def init_device(self) -> None:
+        super().init_device()
+        self.set_state(DevState.INIT)
+        self.set_status("waiting for the first reading")
+        self._status = ClimateStatus("INIT", "waiting for the first reading", 0.0)
+        self.manager = None
+        for name in ("State", "Status"):
+            self.set_change_event(name, True, False)
+        try:
+            if not self.model or not self.resource:
+                raise ValueError("the device properties 'model' and 'resource' must be set")
+            driver = open_environment_sensor(self.model, self.resource, self.timeout)
+            self.manager = EnvironmentSensorManager(driver, self.poll_period, self.stale_after, self.stuck_readings,
+                                                    on_update=self._on_update, name=self.get_name())
+        except ValueError as exc:
+            self.set_state(DevState.FAULT)
+            self.set_status(f"configuration error: {exc}")
+            return
+        self.manager.start()
+
+    def delete_device(self) -> None:
+        if self.manager is not None:
+            self.manager.stop()
+            self.manager.driver.close()
+            self.manager = None
+
+    def _on_update(self, status: ClimateStatus) -> None:
+        previous, self._status = self._status, status
+        publish_state(self, status.state, status.status, previous.status)
+        if status.time:
+            for name in FIELDS:
+                push(self, name, *self._value(name))
+
+    def _value(self, name: str):
+        status = self._status
+        value = status.margin if name == "dew_point_margin" else getattr(status, name)
+        return value, status.time or 0.0, quality(status.valid)
+
+    @attribute(unit="degC", format="%.2f", doc="air temperature in the cold box", **events(0.01))
+    def temperature(self) -> float:
+        return self._value("temperature")
+
+    @attribute(unit="%", format="%.1f", doc="relative humidity", **events(0.05))
+    def humidity(self) -> float:
+        return self._value("humidity")
+
+    @attribute(unit="degC", format="%.2f", doc="dew point (Magnus formula)", **events(0.01))
+    def dew_point(self) -> float:
+        return self._value("dew_point")
+
+    @attribute(unit="K", format="%.2f", doc="temperature - dew_point: how far from condensing", **events(0.01))
+    def dew_point_margin(self) -> float:
+        return self._value("dew_point_margin")

@@ -1,0 +1,54 @@
+"""Shared Tango plumbing of the device classes: event declarations, state mapping, pushing."""
+
+from __future__ import annotations
+
+from tango import AttrQuality, DevState
+
+STATES = {
+    "INIT": DevState.INIT,
+    "OFF": DevState.OFF,
+    "ON": DevState.ON,
+    "MOVING": DevState.MOVING,
+    "ALARM": DevState.ALARM,
+    "FAULT": DevState.FAULT,
+}
+
+
+def events(abs_change: float | None = None) -> dict:
+    """Pushed change and archive events with Tango's own filtering.
+
+    The defaults only keep noise off the wire; the station file sets the
+    deadbands and the archive period per attribute.
+    """
+    criteria = {} if abs_change is None else {
+        "abs_change": abs_change,
+        "archive_abs_change": abs_change,
+        "archive_period": 10000,
+    }
+    return dict(
+        change_event_implemented=True,
+        change_event_detect=True,
+        archive_event_implemented=True,
+        archive_event_detect=True,
+        **criteria,
+    )
+
+
+def quality(valid: bool) -> AttrQuality:
+    return AttrQuality.ATTR_VALID if valid else AttrQuality.ATTR_INVALID
+
+
+def publish_state(device, state_name: str, status: str, previous_status: str | None) -> None:
+    """Set and push State/Status when they changed (both push change events)."""
+    state = STATES[state_name]
+    if state != device.get_state():
+        device.set_state(state)
+        device.push_change_event("State", state)
+    if status != previous_status:
+        device.set_status(status)
+        device.push_change_event("Status", status)
+
+
+def push(device, name: str, value, stamp: float, attr_quality: AttrQuality) -> None:
+    device.push_change_event(name, value, stamp, attr_quality)
+    device.push_archive_event(name, value, stamp, attr_quality)
