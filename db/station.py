@@ -23,6 +23,7 @@ Shape (see README "Station file reference"):
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -240,6 +241,15 @@ class BridgeConfig(Strict):
     queue_size: int = Field(default=1_000_000, ge=1000)
 
 
+class SafetyConfig(Strict):
+    """Interlock rules (see devices/safety/rules.py and the README); checked by config check."""
+
+    device: DeviceName  # the SafetyInterlock device (listed under servers)
+    grace_period: float = Field(default=10.0, ge=0, le=3600)
+    rules: list[dict] = []
+    permits: list[dict] = []
+
+
 class Station(Strict):
     station: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     description: str = ""
@@ -249,6 +259,7 @@ class Station(Strict):
     servers: list[ServerConfig] = []
     external_devices: list[ExternalDevice] = []
     bridge: BridgeConfig = BridgeConfig()
+    safety: SafetyConfig | None = None
     version: Literal[1] = 1
 
     def devices(self) -> list[tuple[ServerConfig, DeviceConfig]]:
@@ -288,5 +299,15 @@ class LoadedStation:
         if device.instrument is not None:
             instrument = self.station.instruments[device.instrument]
             properties.update(model=instrument.model, resource=instrument.resource, timeout=instrument.timeout)
+        safety = self.station.safety
+        if safety is not None:
+            if device.name == safety.device:
+                properties.update(
+                    rules=json.dumps({"rules": safety.rules, "permits": safety.permits}, sort_keys=True),
+                    grace_period=safety.grace_period,
+                    trip_log=str(self.data_dir / "log" / "alarms.jsonl"),
+                )
+            elif any(str(p.get("device", "")).lower() == device.name for p in safety.permits):
+                properties["interlock"] = safety.device
         properties.update(device.properties)
         return properties

@@ -16,6 +16,7 @@ from db.classes import ClassInfo, known_classes
 from db.station import RESOURCE_TCP, LoadedStation, Station
 from db.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
 from devices.catalog import MODEL_CHANNELS
+from devices.safety.rules import RuleError, parse_rules
 from devices.sim.catalog import EMULATORS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -135,7 +136,58 @@ class _Checker:
             if isinstance(device, dict):
                 self._device_name(device.get("name"), ("external_devices", k), None, seen_devices)
         self._ports(data, instruments, servers)
+        self._safety(data, servers, externals)
         return self.problems
+
+    def _safety(self, data, servers, externals) -> None:
+        safety = data.get("safety")
+        if not isinstance(safety, dict):
+            return
+        classes = {}
+        for server in servers:
+            for device in (server.get("devices") or []) if isinstance(server, dict) else []:
+                if isinstance(device, dict) and isinstance(device.get("name"), str):
+                    classes[device["name"].lower()] = device.get("class")
+        for device in externals:
+            if isinstance(device, dict) and isinstance(device.get("name"), str):
+                classes[device["name"].lower()] = device.get("class")
+        own = str(safety.get("device", "")).lower()
+        if classes.get(own) != "SafetyInterlock":
+            self.add(("safety", "device"), f"{own or '(none)'} must be a SafetyInterlock device listed under servers")
+        try:
+            rules, permits = parse_rules(safety, own)
+        except RuleError as exc:
+            self.add(_rule_path(exc.path), exc.message)
+            return
+
+        def check_device(path, device, attribute=None, command=None):
+            if device not in classes:
+                self.add(path, f"unknown device {device!r}: not in this station file (add it, or list it under external_devices)")
+                return
+            info = self.classes.get(classes[device] or "")
+            if info is None:
+                return  # an external device of a class we do not know: cannot check deeper
+            if attribute is not None and attribute not in info.attributes:
+                self.add(path, f"{info.name} {device} has no attribute {attribute!r}")
+            if command is not None and command not in info.commands and command not in ("Init",):
+                self.add(path, f"{info.name} {device} has no command {command!r} (known: {', '.join(sorted(info.commands))})")
+
+        def check_inputs(path, condition):
+            for kind, name in sorted(condition.inputs()):
+                if kind == "state":
+                    check_device(path, name)
+                else:
+                    device, attribute = name.rsplit("/", 1)
+                    check_device(path, device, attribute=attribute)
+
+        for i, rule in enumerate(rules):
+            check_inputs(("safety", "rules", i, "when"), rule.condition)
+            for j, action in enumerate(rule.actions):
+                check_device(("safety", "rules", i, "actions", j), action.device, command=action.command)
+        for i, permit in enumerate(permits):
+            check_device(("safety", "permits", i, "device"), permit.device, command=permit.command)
+            for j, condition in enumerate(permit.requires):
+                check_inputs(("safety", "permits", i, "requires", j), condition)
 
     def _device_name(self, name, path, station, seen) -> None:
         if not isinstance(name, str):
@@ -282,6 +334,15 @@ class _Checker:
         for i, server in enumerate(servers):
             if isinstance(server, dict):
                 claim(server.get("port"), ("servers", i, "port"), "device server")
+
+
+def _rule_path(text: str) -> tuple:
+    path = []
+    for part in text.split("."):
+        name, *indices = part.replace("]", "").split("[")
+        path.append(name)
+        path.extend(int(i) for i in indices)
+    return tuple(path)
 
 
 def _number(value) -> bool:

@@ -10,8 +10,9 @@ from devices.chiller.device import Chiller
 from devices.drivers.factory import CHILLER_MODELS, ENVIRONMENT_MODELS, POWER_SUPPLY_MODELS
 from devices.environment.device import EnvironmentSensor
 from devices.power_supply.device import PowerSupplyChannel
+from devices.safety.device import SafetyInterlock
 
-DEVICE_CLASSES = {cls.__name__: cls for cls in (PowerSupplyChannel, EnvironmentSensor, Chiller)}
+DEVICE_CLASSES = {cls.__name__: cls for cls in (PowerSupplyChannel, EnvironmentSensor, Chiller, SafetyInterlock)}
 
 INSTRUMENT_MODELS: dict[str, tuple[str, ...]] = {
     "PowerSupplyChannel": tuple(sorted(POWER_SUPPLY_MODELS)),

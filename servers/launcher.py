@@ -112,8 +112,10 @@ class StationLauncher:
                 log.info("config: %s", change)
             tango_config.apply(changes)
             self._start_emulators()
-            self._start_servers()
-            self._wait_ready(began + timeout_s)
+            self._start_servers(last=False)
+            self._wait_ready(began + timeout_s, self.device_names(interlocks=False))
+            if self._start_servers(last=True):  # the interlock subscribes to devices that answer already
+                self._wait_ready(began + timeout_s, self.device_names())
             self._start_bridge()
         except BaseException:
             self.stop()
@@ -169,8 +171,13 @@ class StationLauncher:
                         raise LaunchError(f"{child.name} did not start; see {child.log_file}")
                     time.sleep(0.05)
 
-    def _start_servers(self) -> None:
+    def _start_servers(self, last: bool) -> int:
+        """Start the servers without (last=False) or with (last=True) a SafetyInterlock; return how many."""
+        started = 0
         for server in self.station.station.servers:
+            if any(d.class_ == "SafetyInterlock" for d in server.devices) != last:
+                continue
+            started += 1
             executable, instance = server.name.split("/", 1)
             port = server.port or process.free_port()
             env = process.tango_env(self.station.tango_host)
@@ -182,6 +189,7 @@ class StationLauncher:
                 self.log_dir / f"server-{executable}-{instance}.log",
             )
             self._launch(child)
+        return started
 
     def bridge_wanted(self) -> bool:
         station = self.station.station
@@ -218,11 +226,12 @@ class StationLauncher:
         self.children.append(child)
         log.info("started %s (PID %d)", child.name, child.pid)
 
-    def device_names(self) -> list[str]:
-        return [device.name for _, device in self.station.station.devices()]
+    def device_names(self, interlocks: bool = True) -> list[str]:
+        return [device.name for server, device in self.station.station.devices()
+                if interlocks or not any(d.class_ == "SafetyInterlock" for d in server.devices)]
 
-    def _wait_ready(self, deadline: float) -> None:
-        pending = self.device_names()
+    def _wait_ready(self, deadline: float, names: list[str]) -> None:
+        pending = list(names)
         while pending:
             for child in self.children:
                 if not child.running():

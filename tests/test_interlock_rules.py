@@ -118,7 +118,7 @@ def test_permit_names_the_reason():
     e = engine()
     assert "no reading yet" in e.permit(HV, "On")
     e.update(("state", LV), Sample("OFF", True, 1))
-    assert "requirement not met" in e.permit(HV, "On") and "OFF" in e.permit(HV, "On")
+    assert e.permit(HV, "On") == "On refused: demo/lv/module1-ch1 is OFF, needs ON"
     e.update(("state", LV), Sample("ON", True, 2))
     assert e.permit(HV, "On") is None
     for t in (3, 4, 5):

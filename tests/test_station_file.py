@@ -42,14 +42,15 @@ def messages(text: str) -> list[str]:
 def test_demo_station_is_valid():
     station = load_station(DEMO)
     assert station.name == "demo"
-    assert len(station.station.devices()) == 3
+    assert len(station.station.devices()) == 6
 
 
 def test_three_errors_three_messages_with_lines():
     assert messages(THREE_ERRORS) == [
         "s.yaml:13 servers[0].devices[0].properties.channel: expected an integer, got 'one'",
         "s.yaml:14 servers[0].devices[1].name: duplicate device name 'lab/lv/ch1' (also at servers[0].devices[0].name)",
-        "s.yaml:19 servers[0].devices[2].class: unknown device class 'PowerSuply' (known: PowerSupplyChannel)",
+        "s.yaml:19 servers[0].devices[2].class: unknown device class 'PowerSuply' "
+        "(known: Chiller, EnvironmentSensor, PowerSupplyChannel, SafetyInterlock)",
     ]
 
 
@@ -130,3 +131,29 @@ def test_load_station_raises_with_all_problems(tmp_path):
     assert len(info.value.problems) == 3
     with pytest.raises(StationFileError, match="cannot read"):
         load_station(Path(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda r: r["safety"]["rules"][0]["when"].update(difference=["demo/env/nosuch/temperature", "demo/env/coldbox/dew_point"]),
+     "unknown device 'demo/env/nosuch'"),
+    (lambda r: r["safety"]["rules"][0]["when"].update(difference=["demo/env/coldbox/wetness", "demo/env/coldbox/dew_point"]),
+     "EnvironmentSensor demo/env/coldbox has no attribute 'wetness'"),
+    (lambda r: r["safety"]["rules"][0]["when"].update(below="three"), "expected a number, got 'three'"),
+    (lambda r: r["safety"]["rules"][0]["actions"].__setitem__(0, {"device": "demo/hv/module1", "command": "Explode"}),
+     "PowerSupplyChannel demo/hv/module1 has no command 'Explode'"),
+    (lambda r: r["safety"]["rules"].append({"name": "loop", "when": {"state": "demo/hv/module1", "in": ["ON"]},
+                                            "actions": [{"device": "demo/lv/module1-ch1", "command": "Off"}]}),
+     "circular actions"),
+    (lambda r: r["safety"].update(device="demo/hv/module1"), "must be a SafetyInterlock device"),
+])
+def test_bad_rules_are_refused_at_config_check(tmp_path, edit, expected):
+    import yaml
+
+    raw = yaml.safe_load(DEMO.read_text())
+    edit(raw)
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    with pytest.raises(StationFileError) as info:
+        load_station(path)
+    lines = [p.format("rules.yaml") for p in info.value.problems]
+    assert any(expected in line and line.startswith("rules.yaml:") and " safety." in line for line in lines), lines

@@ -76,6 +76,7 @@ class PowerSupplyChannel(Device):
     ramp_required = device_property(dtype=bool, default_value=False, doc="refuse ramp_rate 0 (set for HV)")
     poll_period = device_property(dtype=float, default_value=0.5, doc="instrument polling period, s")
     timeout = device_property(dtype=float, default_value=2.0, doc="instrument reply timeout, s")
+    interlock = device_property(dtype=str, default_value="", doc="SafetyInterlock asked before On (empty: none)")
 
     def init_device(self) -> None:
         super().init_device()
@@ -150,6 +151,19 @@ class PowerSupplyChannel(Device):
         except CommandRefused as exc:
             _refuse("PowerSupply_CommandRefused", exc, origin)
 
+    def _check_permit(self, command_name: str, origin: str) -> None:
+        """Ask the interlock; refuse when it says no or cannot be asked (fail safe)."""
+        if not self.interlock:
+            return
+        try:
+            proxy = tango.DeviceProxy(self.interlock)
+            proxy.set_timeout_millis(2000)
+            reason = proxy.command_inout("CheckPermit", [self.get_name(), command_name])
+        except tango.DevFailed as exc:
+            reason = f"{command_name} refused: the interlock {self.interlock} cannot be asked ({exc.args[0].desc.strip()})"
+        if reason:
+            tango.Except.throw_exception("PowerSupply_InterlockRefused", reason, origin)
+
     # ------------------------------------------------------------ attributes
     @attribute(unit="V", format="%.3f", doc="measured output voltage", **_events(1e-3))
     def voltage(self) -> float:
@@ -187,6 +201,8 @@ class PowerSupplyChannel(Device):
 
     @output.write
     def output(self, value: bool) -> None:
+        if value:
+            self._check_permit("On", "write output")
         self._run("on" if value else "off", "write output")
 
     @attribute(access=AttrWriteType.READ_WRITE, unit="V/s", format="%.2f", doc="ramp speed of setpoint changes", **_events(1e-6))
@@ -204,7 +220,8 @@ class PowerSupplyChannel(Device):
     # -------------------------------------------------------------- commands
     @command
     def On(self) -> None:
-        """Close the output and ramp to voltage_setpoint."""
+        """Close the output and ramp to voltage_setpoint (after the interlock's permit, when one is set)."""
+        self._check_permit("On", "On")
         self._run("on", "On")
 
     @command

@@ -67,6 +67,10 @@ class Condition:
         (True for a rule: unknown is unsafe; False for a permit: unknown is not a permission)."""
         raise NotImplementedError
 
+    def describe(self, samples: dict) -> str:
+        """What the condition asks for and what is there now, for people."""
+        return f"{self} with {self.values(samples)}"
+
     def values(self, samples: dict) -> dict:
         return {f"{kind}:{name}": (samples[(kind, name)].value if (kind, name) in samples else None)
                 for kind, name in sorted(self.inputs())}
@@ -88,6 +92,12 @@ class Threshold(Condition):
         if not sample.valid or not isinstance(sample.value, (int, float)):
             return invalid
         return _outside(sample.value, self.below, self.above)
+
+    def describe(self, samples):
+        sample = samples.get(("attr", self.attribute))
+        now = "no valid reading" if sample is None or not sample.valid else f"{sample.value:g}"
+        bounds = " and ".join(f"{k} {v:g}" for k, v in (("below", self.below), ("above", self.above)) if v is not None)
+        return f"{self.attribute} is {now}, condition: {bounds}"
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,12 @@ class StateIn(Condition):
         if sample is None:
             return False
         return (sample.value in self.states) != self.negate
+
+    def describe(self, samples):
+        sample = samples.get(("state", self.device))
+        now = sample.value if sample else "unknown"
+        wanted = ("not " if self.negate else "") + "/".join(sorted(self.states))
+        return f"{self.device} is {now}, needs {wanted}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +176,8 @@ def parse_condition(data, path: str = "when") -> Condition:
         states = data["not_in" if negate else "in"]
         if not isinstance(states, list) or not states:
             raise RuleError(path, "'in' / 'not_in' takes a non-empty list of states")
+        # YAML 1.1 reads unquoted ON / OFF as booleans: take them back as the states they were meant to be
+        states = ["ON" if s is True else "OFF" if s is False else s for s in states]
         bad = [s for s in states if not isinstance(s, str) or s.upper() not in STATE_NAMES]
         if bad:
             raise RuleError(path, f"unknown Tango state(s) {bad} (known: {', '.join(sorted(STATE_NAMES))})")
@@ -375,7 +393,7 @@ class Engine:
                 if missing:
                     return f"{command} refused: no reading yet of {', '.join(f'{k[1]}' for k in sorted(missing))}"
                 if not condition.holds(self.samples, invalid=False):
-                    return f"{command} refused: requirement not met {condition.values(self.samples)}"
+                    return f"{command} refused: {condition.describe(self.samples)}"
             for name in permit.clear_rules:
                 state = self.rules[name]
                 if state.latched or state.unsafe:

@@ -1,0 +1,215 @@
+"""The station's software interlock as a Tango device.
+
+It subscribes (stateless) to every input its rules and permits read, feeds
+each reading to the rule engine on a worker thread (the Tango callback only
+enqueues), and on a trip sends the rule's commands to the other devices,
+records the trip, and keeps the rule latched until Acknowledge + Reset.
+Devices ask it ``CheckPermit([device, command])`` before a guarded command
+(PowerSupplyChannel does, for On).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from pathlib import Path
+
+import tango
+from tango import DevState
+from tango.server import Device, attribute, command, device_property
+
+from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
+
+log = logging.getLogger(__name__)
+_INVALID = tango.AttrQuality.ATTR_INVALID
+
+
+class _Forwarder:
+    """Event callback of one input: enqueue only."""
+
+    def __init__(self, key, inbox: queue.Queue):
+        self.key, self.inbox = key, inbox
+
+    def push_event(self, event) -> None:
+        received = time.time()
+        if event.err:
+            reason = event.errors[0].reason if event.errors else "?"
+            if reason == "API_EventTimeout" or "Unreachable" in reason or reason.startswith("API_"):
+                value = "UNREACHABLE" if self.key[0] == "state" else None
+                self.inbox.put((self.key, Sample(value, False, received), received))
+            return
+        data = event.attr_value
+        stamp = data.time.totime()
+        value = data.value
+        if self.key[0] == "state":
+            value = str(value)
+        elif hasattr(value, "item"):
+            value = value.item()
+        self.inbox.put((self.key, Sample(value, data.quality != _INVALID, stamp), received))
+
+
+class SafetyInterlock(Device):
+    """Software interlock: rules over other devices' readings, debounced and latched, acting by Tango commands."""
+
+    rules = device_property(dtype=str, default_value="{}", doc="the station file's safety section as JSON (config apply writes it)")
+    grace_period = device_property(dtype=float, default_value=10.0, doc="seconds after start before a rule may trip")
+    trip_log = device_property(dtype=str, default_value="", doc="JSON-lines file of trips (alarm records); empty: none")
+
+    def init_device(self) -> None:
+        super().init_device()
+        self.set_change_event("State", True, False)
+        self.set_change_event("Status", True, False)
+        self._inbox: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._proxies: dict[str, tango.DeviceProxy] = {}
+        self._subscriptions = []
+        self._last_trip: dict = {}
+        self.trip_latencies_ms: list[float] = []
+        try:
+            parsed_rules, permits = parse_rules(json.loads(self.rules), self.get_name())
+        except (RuleError, ValueError) as exc:
+            self.engine = None
+            self.set_state(DevState.FAULT)
+            self.set_status(f"configuration error: {exc}")
+            return
+        self.engine = Engine(parsed_rules, permits, self.grace_period)
+        self._worker = threading.Thread(target=self._run, name="interlock", daemon=True)
+        self._worker.start()
+        for kind, name in sorted(self.engine.inputs()):
+            device, attr = (name, "State") if kind == "state" else name.rsplit("/", 1)
+            proxy = self._proxy(device)
+            forwarder = _Forwarder((kind, name), self._inbox)
+            event_id = proxy.subscribe_event(attr, tango.EventType.CHANGE_EVENT, forwarder, stateless=True)
+            self._subscriptions.append((proxy, event_id, forwarder))
+        self._publish()
+
+    def delete_device(self) -> None:
+        self._stop.set()
+        for proxy, event_id, _ in self._subscriptions:
+            try:
+                proxy.unsubscribe_event(event_id)
+            except tango.DevFailed:
+                pass
+        self._subscriptions = []
+
+    def _proxy(self, device: str) -> tango.DeviceProxy:
+        if device not in self._proxies:
+            proxy = tango.DeviceProxy(device)
+            proxy.set_timeout_millis(3000)
+            self._proxies[device] = proxy
+        return self._proxies[device]
+
+    # ---------------------------------------------------------------- worker
+    def _run(self) -> None:
+        was_grace = True
+        while not self._stop.is_set():
+            try:
+                key, sample, received = self._inbox.get(timeout=0.5)
+            except queue.Empty:
+                if was_grace and not self.engine.in_grace:
+                    was_grace = False
+                    self._publish()
+                continue
+            with self._lock:
+                trips = self.engine.update(key, sample)
+            for trip in trips:
+                self._act(trip, received)
+            self._publish()
+
+    def _act(self, trip: Trip, received: float) -> None:
+        results = []
+        for action in trip.actions:
+            issued = time.time()
+            try:
+                self._proxy(action.device).command_inout(action.command)
+                result = "ok"
+            except tango.DevFailed as exc:
+                result = f"failed: {exc.args[0].desc.strip()}"
+            results.append({"device": action.device, "command": action.command, "issued": issued, "result": result})
+        latency_ms = (results[0]["issued"] - received) * 1e3 if results else 0.0
+        self.trip_latencies_ms.append(latency_ms)
+        record = {"event": "trip", "rule": trip.rule, "time": trip.time, "values": trip.values, "actions": results,
+                  "latency_ms": round(latency_ms, 3)}
+        self._last_trip = record
+        log.warning("interlock %s tripped: %s -> %s", trip.rule, trip.values, results)
+        self._record(record)
+        self.push_change_event("last_trip", json.dumps(record))
+
+    def _record(self, record: dict) -> None:
+        if not self.trip_log:
+            return
+        path = Path(self.trip_log)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"recorded": time.time(), "device": self.get_name(), **record}) + "\n")
+
+    def _publish(self) -> None:
+        engine = self.engine
+        latched = engine.latched
+        if engine.in_grace:
+            state, status = DevState.STANDBY, f"grace period: rules armed in {engine.armed_at - time.time():.0f} s"
+        elif latched:
+            state, status = DevState.ALARM, "tripped: " + ", ".join(latched) + " (Acknowledge, then Reset when clear)"
+        else:
+            unsafe = [n for n, s in engine.rules.items() if s.unsafe]
+            state = DevState.ON
+            status = "all rules clear" if not unsafe else "unsafe, not tripped yet: " + ", ".join(unsafe)
+        if state != self.get_state():
+            self.set_state(state)
+            self.push_change_event("State", state)
+        if status != self.get_status():
+            self.set_status(status)
+            self.push_change_event("Status", status)
+
+    # ------------------------------------------------------------ interface
+    @attribute(dtype=(str,), max_dim_x=256, doc="every rule as 'name: OK | UNSAFE | TRIPPED [(acknowledged)]'")
+    def rule_states(self):
+        if self.engine is None:
+            return []
+        return [f"{name}: {state.label}" for name, state in self.engine.rules.items()]
+
+    @attribute(dtype=str, doc="the last trip as JSON: rule, time, values, actions and their results",
+               change_event_implemented=True, change_event_detect=False)
+    def last_trip(self):
+        return json.dumps(self._last_trip)
+
+    @attribute(dtype=bool, doc="a rule is latched")
+    def tripped(self):
+        return bool(self.engine and self.engine.latched)
+
+    def _engine_call(self, origin: str, function, *args):
+        if self.engine is None:
+            tango.Except.throw_exception("Interlock_NotConfigured", self.get_status(), origin)
+        try:
+            with self._lock:
+                return function(*args)
+        except ValueError as exc:
+            tango.Except.throw_exception("Interlock_Refused", str(exc), origin)
+
+    @command(dtype_in=str, doc_in="rule name")
+    def Acknowledge(self, rule: str) -> None:
+        """The operator saw the trip."""
+        self._engine_call("Acknowledge", lambda name: self.engine.acknowledge(name), rule)
+        self._record({"event": "acknowledged", "rule": rule, "time": time.time()})
+        self._publish()
+
+    @command(dtype_in=str, doc_in="rule name")
+    def Reset(self, rule: str) -> None:
+        """Unlatch an acknowledged rule whose condition is clear."""
+        self._engine_call("Reset", lambda name: self.engine.reset(name), rule)
+        self._record({"event": "cleared", "rule": rule, "time": time.time()})
+        self._publish()
+
+    @command(dtype_in=(str,), doc_in="[device, command]", dtype_out=str, doc_out="empty when allowed, else why not")
+    def CheckPermit(self, request) -> str:
+        """May DEVICE run COMMAND now? Called by guarded devices before acting."""
+        if len(request) != 2:
+            tango.Except.throw_exception("Interlock_BadRequest", "CheckPermit takes [device, command]", "CheckPermit")
+        if self.engine is None:
+            return f"interlock not configured: {self.get_status()}"
+        with self._lock:
+            return self.engine.permit(request[0], request[1]) or ""

@@ -1,0 +1,126 @@
+"""The SafetyInterlock in a running station, on the emulators, through the real Tango devices."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import tango
+
+from conftest import emulator_control, start_station, write_station
+from waiting import wait_for
+
+HV, LV, SENSOR, SAFETY = "demo/hv/module1", "demo/lv/module1-ch1", "demo/env/coldbox", "demo/safety/interlock"
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory):
+    def faster(raw):
+        sensor = next(d for s in raw["servers"] for d in s["devices"] if d["name"] == SENSOR)
+        sensor["properties"].update(poll_period=0.2, stale_after=2.0)
+        raw["safety"]["grace_period"] = 1.0
+
+    launcher = start_station(write_station(tmp_path_factory.mktemp("interlock"), faster))
+    yield launcher
+    launcher.stop()
+
+
+def proxy(station, name):
+    device = tango.DeviceProxy(f"tango://{station.station.tango_host}/{name}")
+    device.set_timeout_millis(5000)
+    return device
+
+
+@pytest.fixture
+def powered(station):
+    """LV on, HV at 50 V; afterwards everything off and every rule reset."""
+    lv, hv, safety = proxy(station, LV), proxy(station, HV), proxy(station, SAFETY)
+    wait_for(lambda: safety.state() == tango.DevState.ON, timeout_s=15, what="interlock armed")
+    lv.current_limit = 1.0
+    lv.voltage_setpoint = 2.5
+    lv.On()
+    wait_for(lambda: lv.state() == tango.DevState.ON, what="LV on")
+    hv.ramp_rate = 50
+    hv.voltage_setpoint = 50
+    hv.On()
+    wait_for(lambda: hv.state() == tango.DevState.ON, timeout_s=10, what="HV on")
+    yield lv, hv, safety
+    for name in ("hv-k2410", "lv-hmp4040", "coldbox-sht85"):
+        emulator_control(station.station, name).send("restore")
+    sensor = emulator_control(station.station, "coldbox-sht85")
+    sensor.send("set humidity 3")
+    sensor.send("set dropout 0")
+    wait_for(lambda: lv.state() != tango.DevState.FAULT and proxy(station, SENSOR).state() == tango.DevState.ON,
+             timeout_s=15, what="instruments back")
+    if hv.state() != tango.DevState.OFF:
+        hv.Off()
+    wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV off")
+    lv.Off()
+    for entry in safety.rule_states:
+        name, label = entry.split(": ", 1)
+        if label.startswith("TRIPPED"):
+            safety.Acknowledge(name)
+            wait_for(lambda n=name: _reset(safety, n), timeout_s=10, what=f"reset {name}")
+
+
+def _reset(safety, name) -> bool:
+    try:
+        safety.Reset(name)
+        return True
+    except tango.DevFailed:
+        return False
+
+
+def test_hv_on_refused_while_lv_is_off(station):
+    hv, lv = proxy(station, HV), proxy(station, LV)
+    wait_for(lambda: proxy(station, SAFETY).state() == tango.DevState.ON, timeout_s=15, what="armed")
+    assert lv.state() == tango.DevState.OFF
+    with pytest.raises(tango.DevFailed) as info:
+        hv.On()
+    assert info.value.args[0].reason == "PowerSupply_InterlockRefused"
+    assert info.value.args[0].desc == f"On refused: {LV} is OFF, needs ON"
+    assert hv.state() == tango.DevState.OFF
+
+
+def test_rising_humidity_ramps_hv_down_and_records_the_trip(station, powered):
+    lv, hv, safety = powered
+    sensor = emulator_control(station.station, "coldbox-sht85")
+    started = time.time()
+    sensor.send("set humidity 95")  # 21 C at 95 % RH: dew point ~20 C, margin < 3 K
+    wait_for(lambda: safety.state() == tango.DevState.ALARM, timeout_s=10, what="interlock ALARM")
+    wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV ramped down and off")
+    trip = json.loads(safety.last_trip)
+    assert trip["rule"] == "coldbox-dew-point" and trip["actions"][0]["result"] == "ok"
+    values = trip["values"]
+    margin = values[f"attr:{SENSOR}/temperature"] - values[f"attr:{SENSOR}/dew_point"]
+    assert margin < 3.0 and trip["time"] >= started
+    assert "coldbox-dew-point: TRIPPED" in safety.rule_states
+    with pytest.raises(tango.DevFailed, match="coldbox-dew-point"):
+        hv.On()
+    with pytest.raises(tango.DevFailed, match="not acknowledged"):
+        safety.Reset("coldbox-dew-point")
+
+
+def test_one_spike_does_not_trip(station, powered):
+    lv, hv, safety = powered
+    emulator_control(station.station, "coldbox-sht85").send("set spikes 1")
+    time.sleep(2.0)  # ten sensor readings at 0.2 s
+    assert safety.state() == tango.DevState.ON
+    assert hv.state() == tango.DevState.ON
+
+
+def test_stale_sensor_trips(station, powered):
+    lv, hv, safety = powered
+    emulator_control(station.station, "coldbox-sht85").send("set dropout 1")
+    wait_for(lambda: proxy(station, SENSOR).state() == tango.DevState.FAULT, timeout_s=10, what="sensor stale")
+    wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV off")
+    assert json.loads(safety.last_trip)["rule"] == "coldbox-sensor-fault"
+
+
+def test_lost_lv_link_switches_hv_off(station, powered):
+    lv, hv, safety = powered
+    emulator_control(station.station, "lv-hmp4040").send("disconnect")
+    wait_for(lambda: lv.state() == tango.DevState.FAULT, timeout_s=10, what="LV FAULT")
+    wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV off")
+    assert json.loads(safety.last_trip)["rule"] == "module1-lv-lost"
