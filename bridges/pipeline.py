@@ -14,12 +14,14 @@ import collections
 import logging
 import threading
 import time
+from pathlib import Path
 
 from bridges.archive_sink import ArchiveSink
 from bridges.mqtt_client import MqttConnection
 from bridges.mqtt_sink import MqttSink
 from bridges.stats import BridgeStats
 from bridges.wal import WriteAheadLog, encode
+from db import alarms
 from db.archive.reading import Reading
 
 log = logging.getLogger("trackerdcs.bridge.pipeline")
@@ -45,6 +47,8 @@ class Pipeline:
         self._batch_started = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.alarm_file: Path | None = None
+        self.in_alarm: set[tuple[str, str]] = set()  # attributes whose last quality was ALARM
 
     # Tango event thread: enqueue only
     def offer(self, reading: Reading, route: int) -> None:
@@ -101,6 +105,8 @@ class Pipeline:
         if lines:
             batch.extend(reading for reading, route in chunk if route & TO_ARCHIVE)
             self.wal.append(lines)  # on disk before anyone sees it on MQTT
+        if self.alarm_file is not None:
+            self._watch_alarms(chunk)
         message = self.mqtt.message
         messages = [message(reading) for reading, route in chunk if route & TO_MQTT]
         if messages:
@@ -108,6 +114,20 @@ class Pipeline:
             self.stats.published += len(messages)
             last = next(reading for reading, route in reversed(chunk) if route & TO_MQTT)
             self.stats.mqtt_lag_ms = max(0.0, time.time() * 1e3 - last.ts_ns / 1e6)
+
+    def _watch_alarms(self, chunk: list[tuple[Reading, int]]) -> None:
+        """Attributes entering / leaving ALARM quality become alarm records (db/alarms.py)."""
+        for reading, _ in chunk:
+            key = (reading.device, reading.attribute)
+            if reading.quality == "ALARM" and key not in self.in_alarm:
+                self.in_alarm.add(key)
+                alarms.append(self.alarm_file, {"source": "attribute", "id": f"{reading.device}/{reading.attribute}",
+                                                "event": "raised", "values": {"value": reading.value},
+                                                "message": f"{reading.attribute} of {reading.device} in ALARM"})
+            elif key in self.in_alarm and reading.quality in ("VALID", "WARNING"):
+                self.in_alarm.discard(key)
+                alarms.append(self.alarm_file, {"source": "attribute", "id": f"{reading.device}/{reading.attribute}",
+                                                "event": "cleared", "values": {"value": reading.value}})
 
     def _close_batch(self) -> None:
         path = self.wal.rotate()

@@ -23,6 +23,7 @@ from bridges.pipeline import TO_ARCHIVE, TO_MQTT, Pipeline
 from bridges.stats import BridgeStats
 from bridges.tango_source import TangoSource, Target
 from bridges.wal import WriteAheadLog
+from db import alarms
 from db.archive.open import open_writer
 from db.station import LoadedStation
 
@@ -52,6 +53,12 @@ class Bridge:
                                       station.data_dir / "log" / "mqtt-audit.jsonl", config.mqtt.max_payload)
         self.client.on_message = self.gateway.on_message
         self.source = TangoSource(station.tango_host, self.stats)
+        self.alarm_file = alarms.alarm_file(station.data_dir)
+        self.pipeline.alarm_file = self.alarm_file
+        self.pipeline.in_alarm = {tuple(r.id.rsplit("/", 1)) for r in alarms.records(self.alarm_file)
+                                  if r.source == "attribute" and r.active}  # active before a restart: not new
+        self._alarm_offset = 0
+        self._alarm_events: list[dict] = []
         self._stop = threading.Event()
         self.health_file = station.data_dir / "run" / "bridge-health.json"
 
@@ -114,9 +121,29 @@ class Bridge:
             "gateway_requests": self.gateway.handled, "uptime_s": round(time.time() - s.started, 1), "pid": os.getpid(),
         }
 
+    def publish_alarms(self) -> None:
+        """Alarm records that changed since the last call go to dcs/$alarms/<source>/<id> (retained)."""
+        events, self._alarm_offset = alarms.read_events(self.alarm_file, self._alarm_offset)
+        if not events:
+            return
+        self._alarm_events += events
+        changed = {(e.get("source"), e.get("id")) for e in events}
+        latest = {}
+        for record in alarms.fold(self._alarm_events):
+            latest[(record.source, record.id)] = record
+        prefix = self.station.station.bridge.mqtt.topic_prefix
+        for key in changed:
+            record = latest.get(key)
+            if record is not None:
+                payload = json.dumps({"active": record.active, "raised": record.raised, "acknowledged": record.acknowledged,
+                                      "cleared": record.cleared, "values": record.values, "message": record.message},
+                                     default=str)
+                self.connection.post(f"{prefix}/$alarms/{record.source}/{record.id}", payload, qos=1, retain=True)
+
     def run(self) -> None:
         prefix = self.station.station.bridge.mqtt.topic_prefix
         while not self._stop.wait(1.0):
+            self.publish_alarms()
             health = self.health()
             payload = json.dumps(health)
             self.connection.post(f"{prefix}/$bridge/health", payload, qos=0, retain=True)

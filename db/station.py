@@ -241,6 +241,17 @@ class BridgeConfig(Strict):
     queue_size: int = Field(default=1_000_000, ge=1000)
 
 
+class ModuleConfig(Strict):
+    """A detector module: its LV channels and its HV channel, powered in order by `trackerdcs power`."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    lv: list[DeviceName] = Field(min_length=1)
+    hv: DeviceName
+    lv_stable_s: float = Field(default=2.0, ge=0, le=600, description="LV must read its setpoint this long before HV")
+    lv_tolerance_v: float = Field(default=0.05, gt=0, le=10)
+    timeout_s: float = Field(default=120.0, gt=0, le=3600, description="longest wait for one step")
+
+
 class SafetyConfig(Strict):
     """Interlock rules (see devices/safety/rules.py and the README); checked by config check."""
 
@@ -260,6 +271,7 @@ class Station(Strict):
     external_devices: list[ExternalDevice] = []
     bridge: BridgeConfig = BridgeConfig()
     safety: SafetyConfig | None = None
+    modules: list[ModuleConfig] = []
     version: Literal[1] = 1
 
     def devices(self) -> list[tuple[ServerConfig, DeviceConfig]]:

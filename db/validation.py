@@ -137,7 +137,27 @@ class _Checker:
                 self._device_name(device.get("name"), ("external_devices", k), None, seen_devices)
         self._ports(data, instruments, servers)
         self._safety(data, servers, externals)
+        self._modules(data, servers)
         return self.problems
+
+    def _modules(self, data, servers) -> None:
+        modules = data.get("modules")
+        if not isinstance(modules, list):
+            return
+        channels = {str(d.get("name", "")).lower() for s in servers if isinstance(s, dict)
+                    for d in (s.get("devices") or []) if isinstance(d, dict) and d.get("class") == "PowerSupplyChannel"}
+        names = set()
+        for i, module in enumerate(modules):
+            if not isinstance(module, dict):
+                continue
+            if module.get("name") in names:
+                self.add(("modules", i, "name"), f"duplicate module {module.get('name')!r}")
+            names.add(module.get("name"))
+            for key, devices in (("lv", module.get("lv") or []), ("hv", [module.get("hv")])):
+                for j, device in enumerate(devices if isinstance(devices, list) else []):
+                    if isinstance(device, str) and device.lower() not in channels:
+                        where = ("modules", i, key, j) if key == "lv" else ("modules", i, key)
+                        self.add(where, f"{device!r} is not a PowerSupplyChannel of this station")
 
     def _safety(self, data, servers, externals) -> None:
         safety = data.get("safety")

@@ -124,3 +124,96 @@ def test_lost_lv_link_switches_hv_off(station, powered):
     wait_for(lambda: lv.state() == tango.DevState.FAULT, timeout_s=10, what="LV FAULT")
     wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV off")
     assert json.loads(safety.last_trip)["rule"] == "module1-lv-lost"
+
+
+def cli(*args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "trackerdcs", *args], capture_output=True, text=True, timeout=180)
+
+
+def test_power_on_and_off_in_order_and_alarm_list(station):
+    path = str(station.station.path)
+    wait_for(lambda: proxy(station, SAFETY).state() == tango.DevState.ON, timeout_s=15, what="armed")
+    on = cli("power", "on", "demo-module", "-s", path, "--hv", "60")
+    assert on.returncode == 0, on.stdout + on.stderr
+    steps = [line[2:] for line in on.stdout.splitlines() if line.startswith("✓ ")]
+    assert steps.index("LV demo/lv/module1-ch1 stable") < steps.index("HV demo/hv/module1 setpoint 60 V")
+    assert steps[-1] == "HV demo/hv/module1 ramped up"
+    assert proxy(station, HV).voltage == pytest.approx(60, abs=1)
+    off = cli("power", "off", "demo-module", "-s", path)
+    assert off.returncode == 0, off.stdout + off.stderr
+    steps = [line[2:] for line in off.stdout.splitlines() if line.startswith("✓ ")]
+    assert steps[:2] == ["HV demo/hv/module1 Off (ramp down)", "HV demo/hv/module1 OFF"]
+    assert proxy(station, LV).state() == tango.DevState.OFF
+    unknown = cli("power", "on", "no-such-module", "-s", path)
+    assert unknown.returncode == 1 and "unknown module 'no-such-module' (modules: demo-module)" in unknown.stderr
+    listing = cli("alarms", path, "--json")
+    records = json.loads(listing.stdout)
+    trips = [r for r in records if r["source"] == "interlock"]
+    assert {r["id"] for r in trips} >= {"coldbox-dew-point", "coldbox-sensor-fault", "module1-lv-lost"}
+    assert all(r["cleared"] for r in trips), "every trip of the earlier tests was acknowledged and reset"
+    assert any(r["source"] == "attribute" and r["id"] == f"{SENSOR}/humidity" for r in records)
+
+
+def test_power_on_stops_where_the_interlock_refuses(station):
+    emulator_control(station.station, "coldbox-sht85").send("set humidity 95")
+    safety = proxy(station, SAFETY)
+    try:
+        wait_for(lambda: "coldbox-dew-point: UNSAFE" in safety.rule_states or safety.state() == tango.DevState.ALARM,
+                 what="unsafe box")
+        result = cli("power", "on", "demo-module", "-s", str(station.station.path))
+        assert result.returncode == 1
+        assert "stopped at 'HV demo/hv/module1 On" in result.stderr and "coldbox-dew-point" in result.stderr
+        assert proxy(station, HV).state() == tango.DevState.OFF
+    finally:
+        emulator_control(station.station, "coldbox-sht85").send("set humidity 3")
+        cli("power", "off", "demo-module", "-s", str(station.station.path))
+        wait_for(lambda: not safety.rule_states or all("UNSAFE" not in s for s in safety.rule_states), what="box dry")
+        for entry in safety.rule_states:
+            name, label = entry.split(": ", 1)
+            if label.startswith("TRIPPED"):
+                safety.Acknowledge(name)
+                safety.Reset(name)
+
+
+def test_restarting_every_server_re_applies_nothing_and_re_fires_nothing(station):
+    import os
+    import signal
+
+    from db import alarms
+
+    path = str(station.station.path)
+    assert cli("power", "on", "demo-module", "-s", path, "--hv", "60").returncode == 0
+    sensor = emulator_control(station.station, "coldbox-sht85")
+    sensor.send("set humidity 60")  # an attribute alarm (max_alarm 50 %), the box still far from condensing
+    alarm_file = alarms.alarm_file(station.station.data_dir)
+    wait_for(lambda: any(r.id == f"{SENSOR}/humidity" and r.active for r in alarms.records(alarm_file)),
+             timeout_s=15, what="humidity alarm raised")
+    time.sleep(1.5)
+    raised_before = sum(1 for r in alarms.records(alarm_file))
+    hv_emulator = emulator_control(station.station, "hv-k2410")
+    writes_before = hv_emulator.state()["setting_commands"]
+    children = [c for c in station.children if c.name.startswith("server ") or c.name == "bridge"]
+    old = {c.name: c.pid for c in children}
+    for child in children:
+        os.kill(child.pid, signal.SIGKILL)
+    wait_for(lambda: all(c.pid != old[c.name] and c.running() for c in children), timeout_s=30, what="all restarted")
+    hv = proxy(station, HV)
+    wait_for(lambda: _answers(hv), timeout_s=20, what="HV answering again")
+    wait_for(lambda: proxy(station, SAFETY).state() == tango.DevState.ON, timeout_s=20, what="interlock armed again")
+    time.sleep(3)  # let the bridge and the interlock see the station again
+    assert hv.state() == tango.DevState.ON and hv.output
+    assert hv.voltage == pytest.approx(60, abs=1) and hv.voltage_setpoint == pytest.approx(60, abs=0.01)
+    assert hv_emulator.state()["setting_commands"] == writes_before, "a restart must not write to the instrument"
+    assert sum(1 for r in alarms.records(alarm_file)) == raised_before, "an active alarm was raised again as new"
+    sensor.send("set humidity 3")
+    assert cli("power", "off", "demo-module", "-s", path).returncode == 0
+
+
+def _answers(device) -> bool:
+    try:
+        return device.state() not in (tango.DevState.INIT,)
+    except tango.DevFailed:
+        return False

@@ -327,6 +327,53 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
         click.echo(f"{len(points)} point(s)", err=True)
 
 
+# ------------------------------------------------------------ operations
+@cli.command()
+@click.argument("action", type=click.Choice(["on", "off"]))
+@click.argument("module")
+@click.option("-s", "--station", "file", envvar="TRACKERDCS_STATION", required=True,
+              type=click.Path(dir_okay=False), help="station file (or $TRACKERDCS_STATION)")
+@click.option("--hv", "hv_volts", type=float, help="with on: the HV setpoint to ramp to, V (default: the one set)")
+def power(action: str, module: str, file: str, hv_volts: float | None) -> None:
+    """Power MODULE on (LV, wait stable, HV ramp) or off (HV ramp down, LV off), stopping at the first failure."""
+    from servers.sequencing import Sequence, SequenceFailed, find_module
+
+    station = _load(file)
+    try:
+        sequence = Sequence(station, find_module(station, module), report=lambda text: click.echo(text), hv_volts=hv_volts)
+        (sequence.power_on if action == "on" else sequence.power_off)()
+    except ValueError as exc:
+        _fail(str(exc))
+    except SequenceFailed as exc:
+        _fail(f"power {action} {module} {exc}; done before that: {', '.join(exc.done) or 'nothing'}")
+    click.echo(f"{module} is {'on' if action == 'on' else 'off'}")
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--active", is_flag=True, help="only alarms not cleared")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def alarms(file: str, active: bool, as_json: bool) -> None:
+    """The station's alarm records: interlock trips and attribute alarms, raised / acknowledged / cleared."""
+    from db import alarms as alarm_log
+    from db.archive.history import iso
+
+    station = _load(file)
+    records = [r for r in alarm_log.records(alarm_log.alarm_file(station.data_dir)) if r.active or not active]
+    if as_json:
+        click.echo(json.dumps([r.__dict__ | {"active": r.active} for r in records], indent=2, default=str))
+        return
+    table = Table(title=f"alarms of station {station.name} ({len(records)})")
+    for column in ("source", "alarm", "raised", "acknowledged", "cleared", "values"):
+        table.add_column(column)
+    for r in records:
+        stamp = lambda t: iso(int(t * 1e9))[:23] if t else "—"  # noqa: E731
+        values = ", ".join(f"{k.split('/')[-1]}={_short(v)}" for k, v in r.values.items())
+        table.add_row(r.source, r.id, stamp(r.raised), stamp(r.acknowledged), stamp(r.cleared) if r.cleared else "ACTIVE",
+                      values)
+    console.print(table)
+
+
 @cli.group()
 def docs() -> None:
     """Generated documentation."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -77,6 +78,7 @@ class SafetyInterlock(Device):
             self.set_status(f"configuration error: {exc}")
             return
         self.engine = Engine(parsed_rules, permits, self.grace_period)
+        self._restore_latches()
         self._worker = threading.Thread(target=self._run, name="interlock", daemon=True)
         self._worker.start()
         for kind, name in sorted(self.engine.inputs()):
@@ -132,20 +134,50 @@ class SafetyInterlock(Device):
             results.append({"device": action.device, "command": action.command, "issued": issued, "result": result})
         latency_ms = (results[0]["issued"] - received) * 1e3 if results else 0.0
         self.trip_latencies_ms.append(latency_ms)
-        record = {"event": "trip", "rule": trip.rule, "time": trip.time, "values": trip.values, "actions": results,
+        record = {"rule": trip.rule, "time": trip.time, "values": trip.values, "actions": results,
                   "latency_ms": round(latency_ms, 3)}
         self._last_trip = record
         log.warning("interlock %s tripped: %s -> %s", trip.rule, trip.values, results)
-        self._record(record)
+        self._record("raised", trip.rule, values=trip.values, actions=results, latency_ms=record["latency_ms"],
+                     message=self.engine.rules[trip.rule].rule.description)
         self.push_change_event("last_trip", json.dumps(record))
 
-    def _record(self, record: dict) -> None:
+    def _record(self, event: str, rule: str, **details) -> None:
+        """Append an alarm event (the format of db/alarms.py) to the trip log."""
         if not self.trip_log:
             return
         path = Path(self.trip_log)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"recorded": time.time(), "device": self.get_name(), **record}) + "\n")
+        line = json.dumps({"time": time.time(), "source": "interlock", "id": rule, "event": event,
+                           "device": self.get_name(), **details}, default=str) + "\n"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+
+    def _restore_latches(self) -> None:
+        """After a restart: rules whose trip was never cleared stay latched, without acting again."""
+        if not self.trip_log or not Path(self.trip_log).exists():
+            return
+        active: dict[str, dict] = {}
+        with open(self.trip_log, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue
+                if event.get("source") != "interlock" or event.get("id") not in self.engine.rules:
+                    continue
+                if event.get("event") == "raised":
+                    active.setdefault(event["id"], dict(event, acknowledged=False))
+                elif event.get("event") == "acknowledged" and event["id"] in active:
+                    active[event["id"]]["acknowledged"] = True
+                elif event.get("event") == "cleared":
+                    active.pop(event["id"], None)
+        for name, event in active.items():
+            self.engine.restore(name, event["acknowledged"], event.get("values") or {}, event.get("time"))
+            log.warning("interlock %s is still latched from before the restart", name)
 
     def _publish(self) -> None:
         engine = self.engine
@@ -194,14 +226,14 @@ class SafetyInterlock(Device):
     def Acknowledge(self, rule: str) -> None:
         """The operator saw the trip."""
         self._engine_call("Acknowledge", lambda name: self.engine.acknowledge(name), rule)
-        self._record({"event": "acknowledged", "rule": rule, "time": time.time()})
+        self._record("acknowledged", rule)
         self._publish()
 
     @command(dtype_in=str, doc_in="rule name")
     def Reset(self, rule: str) -> None:
         """Unlatch an acknowledged rule whose condition is clear."""
         self._engine_call("Reset", lambda name: self.engine.reset(name), rule)
-        self._record({"event": "cleared", "rule": rule, "time": time.time()})
+        self._record("cleared", rule)
         self._publish()
 
     @command(dtype_in=(str,), doc_in="[device, command]", dtype_out=str, doc_out="empty when allowed, else why not")

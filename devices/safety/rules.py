@@ -364,6 +364,12 @@ class Engine:
                 trips.append(Trip(state.rule.name, sample.time, state.trip_values, state.rule.actions))
         return trips
 
+    def restore(self, name: str, acknowledged: bool, values: dict, tripped_at: float | None) -> None:
+        """Latch a rule again from the alarm record after a restart (no trip, no action)."""
+        state = self._state(name)
+        state.latched, state.acknowledged = True, acknowledged
+        state.trip_values, state.tripped_at = values, tripped_at
+
     def acknowledge(self, name: str) -> None:
         self._state(name).acknowledged = True
 
