@@ -62,9 +62,16 @@ def emulator():
         emu.server.stop()
 
 
-def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml") -> Path:
-    """The demo station on free ports with its data in tmp_path; mutate(raw) may edit it."""
+def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml", safety: bool = False) -> Path:
+    """The demo station on free ports with its data in tmp_path; mutate(raw) may edit it.
+
+    Without ``safety`` the interlock (its rules, permits and server) is left out, so tests of
+    other parts can switch the HV on without powering the LV first.
+    """
     raw = yaml.safe_load(DEMO.read_text())
+    if not safety:
+        raw.pop("safety", None)
+        raw["servers"] = [s for s in raw["servers"] if not any(d["class"] == "SafetyInterlock" for d in s["devices"])]
     raw["data_dir"] = str(tmp_path / "data")
     raw["tango"]["database"]["embedded"]["port"] = free_port()
     for instrument in raw["instruments"].values():

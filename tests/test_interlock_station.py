@@ -21,7 +21,7 @@ def station(tmp_path_factory):
         sensor["properties"].update(poll_period=0.2, stale_after=2.0)
         raw["safety"]["grace_period"] = 1.0
 
-    launcher = start_station(write_station(tmp_path_factory.mktemp("interlock"), faster))
+    launcher = start_station(write_station(tmp_path_factory.mktemp("interlock"), faster, safety=True))
     yield launcher
     launcher.stop()
 
