@@ -35,6 +35,7 @@ SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*/[A-Za-z0-9_.\-]+$")
 RESOURCE_TCP = re.compile(r"^TCPIP\d*::(?P<host>[^:]+)::(?P<port>\d+)::SOCKET$", re.IGNORECASE)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+SERIAL_MODELS = ("dht22",)  # instruments on a serial line (pyserial port or URL), not a VISA resource
 
 
 def _device_name(value: str) -> str:
@@ -298,6 +299,14 @@ class LoadedStation:
     def tango_host(self) -> str:
         return self.station.tango.database.tango_host
 
+    def serial_port(self, instrument: Instrument) -> str | None:
+        """A serial instrument's port: a relative path is taken inside the data directory
+        (where the emulator of an emulated one makes its pseudo-terminal link)."""
+        resource = instrument.resource
+        if instrument.model not in SERIAL_MODELS or "://" in resource or resource.startswith("/"):
+            return None
+        return str(self.data_dir / resource)
+
     def resolve(self, path: str | None) -> Path | None:
         """A path of the station file (secret files, TLS files), relative to the file."""
         if path is None:
@@ -310,7 +319,8 @@ class LoadedStation:
         properties: dict[str, PropertyValue] = {}
         if device.instrument is not None:
             instrument = self.station.instruments[device.instrument]
-            properties.update(model=instrument.model, resource=instrument.resource, timeout=instrument.timeout)
+            properties.update(model=instrument.model, resource=self.serial_port(instrument) or instrument.resource,
+                              timeout=instrument.timeout)
         safety = self.station.safety
         if safety is not None:
             if device.name == safety.device:

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from db.classes import ClassInfo, known_classes
-from db.station import RESOURCE_TCP, LoadedStation, Station
+from db.station import RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
 from db.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
 from devices.catalog import MODEL_CHANNELS
 from devices.safety.rules import RuleError, parse_rules
@@ -315,14 +315,21 @@ class _Checker:
             if isinstance(model, str) and model not in MODEL_CHANNELS:
                 self.add(path + ("model",), f"unknown instrument model {model!r} (known: {', '.join(sorted(MODEL_CHANNELS))})")
             resource = instrument.get("resource")
-            if instrument.get("emulated") is True and isinstance(resource, str):
+            if instrument.get("emulated") is True and isinstance(resource, str) and model in SERIAL_MODELS:
+                control = (instrument.get("emulator") or {}).get("control_port") if isinstance(instrument.get("emulator"), dict) else None
+                if control is None:
+                    self.add(path + ("emulator",), "an emulated serial instrument needs emulator.control_port")
+                if "://" in resource:
+                    self.add(path + ("resource",), "an emulated serial instrument's resource is a path for its pseudo-terminal")
+            elif instrument.get("emulated") is True and isinstance(resource, str):
                 match = RESOURCE_TCP.match(resource)
                 if not match:
                     self.add(path + ("resource",), "an emulated instrument needs a TCPIP::<host>::<port>::SOCKET resource")
                 elif match["host"] not in LOOPBACK:
                     self.add(path + ("resource",), f"emulators listen on loopback only, not {match['host']!r}")
-                if isinstance(model, str) and model in MODEL_CHANNELS and model not in EMULATORS:
-                    self.add(path + ("emulated",), f"there is no emulator for {model!r}")
+            if instrument.get("emulated") is True and isinstance(model, str) and model in MODEL_CHANNELS \
+                    and model not in EMULATORS and model not in SERIAL_MODELS:
+                self.add(path + ("emulated",), f"there is no emulator for {model!r}")
 
     def _ports(self, data, instruments, servers) -> None:
         used: dict[int, tuple] = {}

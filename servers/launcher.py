@@ -150,6 +150,11 @@ class StationLauncher:
             specs, ports = [], []
             for name in names:
                 instrument = self.station.station.instruments[name]
+                serial = self.station.serial_port(instrument)
+                if serial is not None:
+                    specs += ["--pty", f"{instrument.model}@{serial}/{instrument.emulator.control_port}"]
+                    ports.append(("127.0.0.1", instrument.emulator.control_port))
+                    continue
                 host, port = instrument.tcp_address
                 control = instrument.control_port
                 for p, what in ((port, "emulator"), (control, "emulator control")):

@@ -103,7 +103,8 @@ def station(tmp_path_factory):
 
 def emulator_control(loaded, instrument: str) -> EmulatorControl:
     config = loaded.station.instruments[instrument]
-    return EmulatorControl(config.tcp_address[0], config.control_port)
+    host = config.tcp_address[0] if config.tcp_address else "127.0.0.1"  # serial ones: loopback
+    return EmulatorControl(host, config.control_port)
 
 
 def bridge_station(tmp: Path, mqtt_port: int, archive: dict, extra=None) -> Path:

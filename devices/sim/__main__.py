@@ -1,7 +1,9 @@
 """Run emulators in one process; cold-box instruments in one process share one thermal model.
 
-    python -m devices.sim --serve MODEL@HOST:PORT/CONTROL_PORT [--serve ...]
+    python -m devices.sim --serve MODEL@HOST:PORT/CONTROL_PORT [--serve ...] [--pty dht22@LINK/CONTROL_PORT]
     python -m devices.sim --serve sht85@127.0.0.1:15031/15032 --serve julabo@127.0.0.1:15033/15034
+
+``--pty`` runs the DHT22 Arduino sketch on a pseudo-terminal and makes LINK a symlink to it.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import re
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from devices.sim.catalog import EMULATORS, make_model
 from devices.sim.coldbox import ColdBox
+from devices.sim.environment import Dht22Control, Dht22Pty
 from devices.sim.server import EmulatorServer
 
 _SPEC = re.compile(r"^(?P<model>[a-z0-9]+)@(?P<host>[^:/]+):(?P<port>\d+)/(?P<control>\d+)$")
+_PTY = re.compile(r"^dht22@(?P<link>/.+)/(?P<control>\d+)$")
 
 
 def parse_spec(text: str) -> tuple[str, str, int, int]:
@@ -28,14 +33,29 @@ def parse_spec(text: str) -> tuple[str, str, int, int]:
     return match["model"], match["host"], int(match["port"]), int(match["control"])
 
 
+def parse_pty(text: str) -> tuple[str, int]:
+    match = _PTY.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected dht22@/ABSOLUTE/LINK/CONTROL_PORT, got {text!r}")
+    return match["link"], int(match["control"])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devices.sim", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--serve", type=parse_spec, action="append", required=True, metavar="MODEL@HOST:PORT/CONTROL")
+    parser.add_argument("--serve", type=parse_spec, action="append", default=[], metavar="MODEL@HOST:PORT/CONTROL")
+    parser.add_argument("--pty", type=parse_pty, action="append", default=[], metavar="dht22@LINK/CONTROL")
     args = parser.parse_args(argv)
+    if not args.serve and not args.pty:
+        parser.error("nothing to emulate: give --serve and/or --pty")
     box = ColdBox()
-    servers = []
+    servers, sketches = [], []
     try:
+        for link, control in args.pty:
+            sketch = Dht22Pty(box, link=Path(link)).start()
+            sketches.append(sketch)
+            servers.append(EmulatorServer(Dht22Control(sketch), "127.0.0.1", 0, control, serve_instrument=False).start())
+            print(f"dht22 sketch on {sketch.port} (link {link}), control port {control}", flush=True)
         for model, host, port, control in args.serve:
             server = EmulatorServer(make_model(model, box), host, port, control).start()
             servers.append(server)
@@ -51,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     done.wait()
     for server in servers:
         server.stop()
+    for sketch in sketches:
+        sketch.stop()
     return 0
 
 

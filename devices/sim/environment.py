@@ -152,6 +152,25 @@ class Dht22Pty:
 FAILED_LINE = "Failed to read from DHT sensor!\r\n"
 
 
+class Dht22Control:
+    """What the control port of a DHT22 emulator drives: the shared box, and the sketch's failure line."""
+
+    def __init__(self, sketch: Dht22Pty):
+        self.sketch = sketch
+
+    def force_trip(self, channel: int) -> None:
+        raise ValueError("a DHT22 has no trip; use: set failing 1, set dropout 1, set stuck 1, set spikes N")
+
+    def set_parameter(self, name: str, values: list[str]) -> None:
+        if name == "failing" and len(values) == 1:
+            self.sketch.failing = values[0] in ("1", "on", "true")
+        else:
+            self.sketch.box.set_parameter(name, values)
+
+    def snapshot(self) -> dict:
+        return {"port": self.sketch.port, "failing": self.sketch.failing, **self.sketch.box.snapshot()}
+
+
 def wait_port(path: str, timeout_s: float = 5.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not os.path.exists(path):

@@ -49,12 +49,14 @@ class _ThreadingServer(socketserver.ThreadingTCPServer):
 class EmulatorServer:
     """Serves one ScpiModel on an instrument port and a control port."""
 
-    def __init__(self, model: ScpiModel, host: str = "127.0.0.1", port: int = 0, control_port: int = 0):
+    def __init__(self, model: ScpiModel, host: str = "127.0.0.1", port: int = 0, control_port: int = 0,
+                 serve_instrument: bool = True):
         self.model = model
         self.faults = Faults()
         self._clients: set[socket.socket] = set()
         self._clients_lock = threading.Lock()
-        self._instrument = _ThreadingServer((host, port), self._instrument_handler())
+        # serve_instrument=False: the instrument talks elsewhere (a pseudo-terminal); only the control port is served
+        self._instrument = _ThreadingServer((host, port), self._instrument_handler()) if serve_instrument else None
         self._control = _ThreadingServer((host, control_port), self._control_handler())
         self._threads: list[threading.Thread] = []
 
@@ -71,8 +73,11 @@ class EmulatorServer:
         host, port = self.address
         return f"TCPIP::{host}::{port}::SOCKET"
 
+    def _servers(self):
+        return [server for server in (self._instrument, self._control) if server is not None]
+
     def start(self) -> EmulatorServer:
-        for server in (self._instrument, self._control):
+        for server in self._servers():
             thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"emu-{server.server_address[1]}")
             thread.start()
             self._threads.append(thread)
@@ -84,7 +89,7 @@ class EmulatorServer:
             thread.join()
 
     def stop(self) -> None:
-        for server in (self._instrument, self._control):
+        for server in self._servers():
             server.shutdown()
             server.server_close()
         self.drop_clients()
