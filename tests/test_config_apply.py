@@ -64,6 +64,7 @@ def test_prune_removes_only_the_station_devices_that_left(station_path, tmp_path
     db.add_device(foreign)
     raw = yaml.safe_load(station_path.read_text())
     raw["servers"][0]["devices"].pop(1)  # demo/lv/module1-ch2 leaves the file
+    raw["modules"][0]["lv"].remove("demo/lv/module1-ch2")
     smaller = tmp_path / "smaller.yaml"
     smaller.write_text(yaml.safe_dump(raw))
     assert "module1-ch2" not in cli("config", "diff", str(smaller)).stdout

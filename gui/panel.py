@@ -1,0 +1,290 @@
+"""The station panel: a Taurus application generated from the station file.
+
+Tabs: an overview (modules with their LV and HV channels, the cold box, the
+interlocks, every other device: states in Tango colours and key values), a
+form per device (TaurusForm; command buttons for the classes we know, a
+generic form for any other Tango class), trends (taurus_pyqtgraph, prefilled
+from the archive) and the interlock and alarm view. Every Taurus widget
+buffers its events and repaints at most 10 times a second. Operator actions
+go through Tango like any client; a refusal shows its reason in the status bar.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import tango
+from taurus.external.qt import Qt
+from taurus.qt.qtgui.display import TaurusLabel
+from taurus.qt.qtgui.panel import TaurusForm
+
+from db import alarms
+from db.archive.open import open_reader
+from db.classes import known_classes
+from db.station import LoadedStation
+
+REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget
+TREND_HOURS = 2.0
+TRENDS = {
+    "Voltages": ("PowerSupplyChannel", ("voltage",)),
+    "Currents": ("PowerSupplyChannel", ("current",)),
+    "Cold box": ("EnvironmentSensor", ("temperature", "dew_point")),
+}
+
+
+def buffered(widget):
+    widget.setEventBufferPeriod(REFRESH_S)
+    return widget
+
+
+class StationPanel(Qt.QMainWindow):
+    def __init__(self, station: LoadedStation, parent=None):
+        super().__init__(parent)
+        self.station = station
+        self.host = station.tango_host
+        self.classes = known_classes()
+        self.devices = [(d.name, d.class_) for _, d in station.station.devices()]
+        self.devices += [(d.name, d.class_ or "") for d in station.station.external_devices]
+        self.setWindowTitle(f"tracker-dcs — station {station.name} ({self.host})")
+        self.tabs = Qt.QTabWidget()
+        self.setCentralWidget(self.tabs)
+        self.message = Qt.QLabel("ready")
+        self.statusBar().addWidget(self.message, 1)
+        self.labels: dict[str, TaurusLabel] = {}  # model -> label (tests and screenshots look them up)
+        self.tabs.addTab(self._overview(), "Overview")
+        self.tabs.addTab(self._forms(), "Devices")
+        self.tabs.addTab(self._trends(), "Trends")
+        self.tabs.addTab(self._safety(), "Interlock && alarms")
+        self._timer = Qt.QTimer(self)
+        self._timer.timeout.connect(self.refresh_safety)
+        self._timer.start(1000)
+        self.refresh_safety()
+
+    # ------------------------------------------------------------- helpers
+    def model(self, device: str, attribute: str) -> str:
+        return f"tango://{self.host}/{device}/{attribute}"
+
+    def label(self, device: str, attribute: str, state: bool = False) -> TaurusLabel:
+        widget = buffered(TaurusLabel())
+        if state:
+            widget.setBgRole("value")  # Tango state colours
+        widget.setModel(self.model(device, attribute))
+        self.labels[self.model(device, attribute)] = widget
+        return widget
+
+    def show_message(self, text: str, error: bool = False) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet("color: #b00000; font-weight: bold" if error else "")
+
+    def run_command(self, device: str, command: str, argument=None) -> bool:
+        """Run a Tango command as an operator: success or the device's reason, never a traceback."""
+        try:
+            proxy = tango.DeviceProxy(f"tango://{self.host}/{device}")
+            proxy.set_timeout_millis(5000)
+            if argument is None:
+                proxy.command_inout(command)
+            else:
+                proxy.command_inout(command, argument)
+        except tango.DevFailed as exc:
+            self.show_message(f"{device} {command} refused: {exc.args[0].desc.strip()}", error=True)
+            return False
+        self.show_message(f"{device} {command}: done")
+        return True
+
+    def command_buttons(self, device: str, cls: str) -> Qt.QWidget:
+        box = Qt.QWidget()
+        row = Qt.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        info = self.classes.get(cls)
+        for name, command in (info.commands.items() if info else []):
+            if command.argument != "none":
+                continue
+            button = Qt.QPushButton(name)
+            button.setObjectName(f"{device}/{name}")
+            button.setToolTip(command.doc)
+            button.clicked.connect(lambda _=False, d=device, c=name: self.run_command(d, c))
+            row.addWidget(button)
+        row.addStretch(1)
+        return box
+
+    # ------------------------------------------------------------ overview
+    def _device_row(self, grid: Qt.QGridLayout, row: int, device: str, cls: str, keys: tuple[str, ...]) -> None:
+        grid.addWidget(Qt.QLabel(device), row, 0)
+        grid.addWidget(self.label(device, "State", state=True), row, 1)
+        for column, attribute in enumerate(keys, start=2):
+            grid.addWidget(self.label(device, attribute), row, column)
+
+    def _group(self, title: str, members: list[tuple[str, str, tuple[str, ...]]]) -> Qt.QGroupBox:
+        box = Qt.QGroupBox(title)
+        grid = Qt.QGridLayout(box)
+        for row, (device, cls, keys) in enumerate(members):
+            self._device_row(grid, row, device, cls, keys)
+        return box
+
+    def _overview(self) -> Qt.QWidget:
+        page = Qt.QWidget()
+        layout = Qt.QVBoxLayout(page)
+        classes = dict(self.devices)
+        shown = set()
+        for module in self.station.station.modules:
+            members = [(lv, "PowerSupplyChannel", ("voltage", "current")) for lv in module.lv]
+            members.append((module.hv, "PowerSupplyChannel", ("voltage", "current")))
+            layout.addWidget(self._group(f"Module {module.name}: LV then HV", members))
+            shown |= set(module.lv) | {module.hv}
+        coldbox = [(d, c, ("temperature", "humidity", "dew_point") if c == "EnvironmentSensor"
+                    else ("bath_temperature", "setpoint")) for d, c in self.devices if c in ("EnvironmentSensor", "Chiller")]
+        if coldbox:
+            layout.addWidget(self._group("Cold box", coldbox))
+            shown |= {d for d, _, _ in coldbox}
+        safety = [(d, c, ("tripped",)) for d, c in self.devices if c == "SafetyInterlock"]
+        if safety:
+            layout.addWidget(self._group("Interlocks", safety))
+            shown |= {d for d, _, _ in safety}
+        others = [(d, c, ("Status",)) for d, c in self.devices if d not in shown]
+        if others:
+            layout.addWidget(self._group("Other devices", others))
+        layout.addStretch(1)
+        del classes
+        return page
+
+    # --------------------------------------------------------------- forms
+    def _forms(self) -> Qt.QWidget:
+        tabs = Qt.QTabWidget()
+        tabs.setTabPosition(Qt.QTabWidget.West)
+        self.forms: dict[str, TaurusForm] = {}
+        for device, cls in self.devices:
+            page = Qt.QWidget()
+            layout = Qt.QVBoxLayout(page)
+            form = TaurusForm()
+            info = self.classes.get(cls)
+            if info is not None:
+                names = ["State", "Status"] + [a for a in info.attributes if a not in ("State", "Status")]
+                form.setModel([self.model(device, a) for a in names])
+                layout.addWidget(self.command_buttons(device, cls))
+            else:  # a class we do not know: Taurus lists whatever the device has
+                form.setModel([f"tango://{self.host}/{device}"])
+            for item in form.getItems():
+                item.setEventBufferPeriod(REFRESH_S) if hasattr(item, "setEventBufferPeriod") else None
+            layout.addWidget(form, 1)
+            self.forms[device] = form
+            tabs.addTab(page, device)
+        return tabs
+
+    # -------------------------------------------------------------- trends
+    def _trends(self) -> Qt.QWidget:
+        from taurus_pyqtgraph import TaurusTrend
+
+        page = Qt.QWidget()
+        layout = Qt.QVBoxLayout(page)
+        self.trends = {}
+        try:
+            reader = open_reader(self.station)
+        except Exception as exc:  # noqa: BLE001 - the archive is optional for the live view
+            reader = None
+            self.show_message(f"archive not readable, trends start empty: {exc}", error=True)
+        until = time.time_ns()
+        since = until - int(TREND_HOURS * 3600e9)
+        for title, (cls, attributes) in TRENDS.items():
+            models = [(d, a) for d, c in self.devices if c == cls for a in attributes]
+            if not models:
+                continue
+            trend = TaurusTrend()
+            trend.setModel([self.model(d, a) for d, a in models])
+            trend.setTitle(title)
+            for device, attribute in models:
+                self._prefill(trend, reader, device, attribute, since, until)
+            layout.addWidget(trend)
+            self.trends[title] = trend
+        if reader is not None:
+            reader.close()
+        return page
+
+    def _prefill(self, trend, reader, device: str, attribute: str, since: int, until: int) -> None:
+        """Draw the archived hours under the live curve, so a fresh panel is not empty."""
+        if reader is None:
+            return
+        try:
+            points = reader.history(device, attribute, since, until, 20_000)
+        except Exception:  # noqa: BLE001 - an unreachable archive only costs the history
+            return
+        xs = [p.ts_ns / 1e9 for p in points if isinstance(p.value, (int, float))]
+        ys = [float(p.value) for p in points if isinstance(p.value, (int, float))]
+        if xs:
+            trend.plot(xs, ys, name=f"{device}/{attribute} (archive)", pen=(150, 150, 150))
+
+    # ------------------------------------------------------- interlock view
+    def _safety(self) -> Qt.QWidget:
+        page = Qt.QWidget()
+        layout = Qt.QVBoxLayout(page)
+        self.rule_lists: dict[str, Qt.QListWidget] = {}
+        self.rule_choice: dict[str, Qt.QComboBox] = {}
+        self.trip_labels: dict[str, Qt.QLabel] = {}
+        for device, cls in self.devices:
+            if cls != "SafetyInterlock":
+                continue
+            box = Qt.QGroupBox(f"Interlock {device}")
+            inner = Qt.QVBoxLayout(box)
+            inner.addWidget(self.label(device, "Status"))
+            rules = Qt.QListWidget()
+            inner.addWidget(rules)
+            trip = Qt.QLabel("last trip: —")
+            trip.setWordWrap(True)
+            inner.addWidget(trip)
+            row = Qt.QHBoxLayout()
+            choice = Qt.QComboBox()
+            row.addWidget(choice, 1)
+            for command in ("Acknowledge", "Reset"):
+                button = Qt.QPushButton(command)
+                button.setObjectName(f"{device}/{command}")
+                button.clicked.connect(lambda _=False, d=device, c=command, w=choice:
+                                       self.run_command(d, c, w.currentText()) and self.refresh_safety())
+                row.addWidget(button)
+            inner.addLayout(row)
+            layout.addWidget(box)
+            self.rule_lists[device], self.rule_choice[device], self.trip_labels[device] = rules, choice, trip
+        self.alarm_table = Qt.QTableWidget(0, 5)
+        self.alarm_table.setHorizontalHeaderLabels(["source", "alarm", "raised", "acknowledged", "cleared"])
+        self.alarm_table.horizontalHeader().setStretchLastSection(True)
+        layout.addWidget(Qt.QLabel("Alarms (newest first)"))
+        layout.addWidget(self.alarm_table, 1)
+        return page
+
+    def refresh_safety(self) -> None:
+        for device, rules in self.rule_lists.items():
+            try:
+                proxy = tango.DeviceProxy(f"tango://{self.host}/{device}")
+                proxy.set_timeout_millis(1000)
+                states = list(proxy.rule_states or [])
+                trip = json.loads(proxy.last_trip or "{}")
+            except (tango.DevFailed, ValueError):
+                continue
+            rules.clear()
+            for entry in states:
+                item = Qt.QListWidgetItem(entry)
+                if "TRIPPED" in entry:
+                    item.setBackground(Qt.QColor("#ff8c8c"))
+                elif "UNSAFE" in entry:
+                    item.setBackground(Qt.QColor("#ffd27f"))
+                rules.addItem(item)
+            choice = self.rule_choice[device]
+            names = [e.split(":")[0] for e in states]
+            if [choice.itemText(i) for i in range(choice.count())] != names:
+                choice.clear()
+                choice.addItems(names)
+            if trip:
+                values = ", ".join(f"{k.split('/')[-1]}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                   for k, v in trip.get("values", {}).items())
+                self.trip_labels[device].setText(f"last trip: {trip['rule']} at "
+                                                 f"{time.strftime('%H:%M:%S', time.localtime(trip['time']))} — {values}")
+        records = list(reversed(alarms.records(alarms.alarm_file(self.station.data_dir))))[:200]
+        self.alarm_table.setRowCount(len(records))
+
+        def stamp(t):
+            return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
+
+        for row, record in enumerate(records):
+            cells = [record.source, record.id, stamp(record.raised), stamp(record.acknowledged),
+                     stamp(record.cleared) if record.cleared else "ACTIVE"]
+            for column, text in enumerate(cells):
+                self.alarm_table.setItem(row, column, Qt.QTableWidgetItem(text))
