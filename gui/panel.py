@@ -162,14 +162,23 @@ class StationPanel(Qt.QMainWindow):
                 names = ["State", "Status"] + [a for a in info.attributes if a not in ("State", "Status")]
                 form.setModel([self.model(device, a) for a in names])
                 layout.addWidget(self.command_buttons(device, cls))
-            else:  # a class we do not know: Taurus lists whatever the device has
-                form.setModel([f"tango://{self.host}/{device}"])
+            else:  # a class we do not know: a generic form of whatever attributes the device has
+                form.setModel([self.model(device, a) for a in self._attributes_of(device)])
             for item in form.getItems():
                 item.setEventBufferPeriod(REFRESH_S) if hasattr(item, "setEventBufferPeriod") else None
             layout.addWidget(form, 1)
             self.forms[device] = form
             tabs.addTab(page, device)
         return tabs
+
+    def _attributes_of(self, device: str) -> list[str]:
+        try:
+            proxy = tango.DeviceProxy(f"tango://{self.host}/{device}")
+            proxy.set_timeout_millis(2000)
+            names = list(proxy.get_attribute_list())
+        except tango.DevFailed:
+            return ["State", "Status"]
+        return ["State", "Status"] + [n for n in names if n not in ("State", "Status")]
 
     # -------------------------------------------------------------- trends
     def _trends(self) -> Qt.QWidget:

@@ -84,7 +84,8 @@ class Sequence:
         if self.hv_volts is not None:
             self.step(f"HV {self.module.hv} setpoint {self.hv_volts:g} V",
                       lambda: hv.write_attribute("voltage_setpoint", self.hv_volts))
-        self.step(f"HV {self.module.hv} On (ramp to {hv.voltage_setpoint:g} V at {hv.ramp_rate:g} V/s)", hv.On)
+        target = self.hv_volts if self.hv_volts is not None else hv.voltage_setpoint
+        self.step(f"HV {self.module.hv} On (ramp to {target:g} V at {hv.ramp_rate:g} V/s)", hv.On)
         self.step(f"HV {self.module.hv} ramped up",
                   lambda: self.wait(hv, lambda: hv.state() == tango.DevState.ON, "ON"))
 

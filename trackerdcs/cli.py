@@ -327,6 +327,22 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
         click.echo(f"{len(points)} point(s)", err=True)
 
 
+# ------------------------------------------------------------------- GUI
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--screenshot", type=click.Path(dir_okay=False), help="render offscreen and save a PNG, then exit")
+@click.option("--settle", default=3.0, show_default=True, help="seconds of live updates before the screenshot")
+@click.option("--tab", type=click.IntRange(0, 3), default=0, show_default=True,
+              help="tab shown: 0 overview, 1 devices, 2 trends, 3 interlock & alarms")
+def gui(file: str, screenshot: str | None, settle: float, tab: int) -> None:
+    """The operator panel (Taurus), generated from FILE."""
+    try:
+        from gui.app import run_gui
+    except ImportError as exc:
+        _fail(f"the GUI needs the gui extra: pip install -e '.[gui]' ({exc})")
+    sys.exit(run_gui(_load(file), screenshot, settle, tab))
+
+
 # ------------------------------------------------------------ operations
 @cli.command()
 @click.argument("action", type=click.Choice(["on", "off"]))

@@ -1,0 +1,156 @@
+"""The Taurus station panel against a running station, offscreen (QT_QPA_PLATFORM=offscreen)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import tango
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from taurus.external.qt import Qt  # noqa: E402
+from taurus.qt.qtgui.application import TaurusApplication  # noqa: E402
+
+from gui.panel import StationPanel  # noqa: E402
+
+from conftest import emulator_control, start_station, write_station  # noqa: E402
+
+HV, LV, SENSOR = "demo/hv/module1", "demo/lv/module1-ch1", "demo/env/coldbox"
+ADMIN = "dserver/powersupply/demo-lv"  # a device of a class the panel has never seen (the server's admin device)
+
+
+@pytest.fixture(scope="module")
+def app():
+    return TaurusApplication.instance() or TaurusApplication([sys.argv[0]], cmd_line_parser=None)
+
+
+@pytest.fixture(scope="module")
+def station(tmp_path_factory):
+    def extra(raw):
+        raw.setdefault("external_devices", []).append({"name": ADMIN})
+        raw["safety"]["grace_period"] = 1.0
+
+    launcher = start_station(write_station(tmp_path_factory.mktemp("gui"), extra, safety=True))
+    yield launcher
+    launcher.stop()
+
+
+@pytest.fixture(scope="module")
+def panel(app, station):
+    widget = StationPanel(station.station)
+    widget.resize(1200, 800)
+    widget.show()
+    yield widget
+    widget.close()
+
+
+def spin_until(predicate, timeout_s: float = 10.0, what: str = "condition"):
+    """Run the Qt event loop (not processEvents + sleep) until predicate() is true."""
+    loop = Qt.QEventLoop()
+    deadline = time.monotonic() + timeout_s
+    result = {}
+
+    def check():
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            result["value"] = value
+            loop.quit()
+
+    timer = Qt.QTimer()
+    timer.timeout.connect(check)
+    timer.start(20)
+    loop.exec_()
+    timer.stop()
+    if not result.get("value"):
+        raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+    return result["value"]
+
+
+def proxy(station, name):
+    device = tango.DeviceProxy(f"tango://{station.station.tango_host}/{name}")
+    device.set_timeout_millis(3000)
+    return device
+
+
+def text(panel, device, attribute) -> str:
+    return panel.labels[panel.model(device, attribute)].text()
+
+
+def test_panel_lists_every_device_with_a_form(panel, station):
+    names = {d.name for _, d in station.station.station.devices()} | {ADMIN}
+    assert set(panel.forms) == names
+    generic = panel.forms[ADMIN]
+    spin_until(lambda: len(generic.getItems()) >= 2, what="a generic form for an unknown class")
+    assert panel.findChild(Qt.QPushButton, f"{HV}/On") is not None
+    assert panel.findChild(Qt.QPushButton, f"{ADMIN}/Init") is None  # no made-up buttons for unknown classes
+
+
+def test_values_match_a_pytango_client(panel, station):
+    spin_until(lambda: text(panel, SENSOR, "temperature").strip() not in ("", "-----"), what="temperature shown")
+    sensor = proxy(station, SENSOR)
+
+    def matches():
+        shown = float(text(panel, SENSOR, "temperature").split()[0])
+        return abs(shown - sensor.temperature) < 0.1
+
+    spin_until(matches, what="the panel's temperature equal to pytango's")
+    assert text(panel, HV, "State") == "OFF"
+
+
+def test_refused_hv_on_shows_the_reason(panel, station):
+    assert proxy(station, LV).state() == tango.DevState.OFF
+    panel.findChild(Qt.QPushButton, f"{HV}/On").click()
+    assert "On refused" in panel.message.text() and "needs ON" in panel.message.text()
+    assert "Traceback" not in panel.message.text()
+
+
+def test_trip_turns_alarm_colour_within_1_s_and_off_button_reaches_device(panel, station):
+    hv, lv = proxy(station, HV), proxy(station, LV)
+    spin_until(lambda: proxy(station, "demo/safety/interlock").state() == tango.DevState.ON, what="interlock armed")
+    panel.findChild(Qt.QPushButton, f"{LV}/On").click()
+    spin_until(lambda: lv.state() == tango.DevState.ON, what="LV on from the panel")
+    hv.ramp_rate = 50
+    hv.voltage_setpoint = 30
+    panel.findChild(Qt.QPushButton, f"{HV}/On").click()
+    spin_until(lambda: hv.state() == tango.DevState.ON, what="HV on from the panel")
+    emulator_control(station.station, "hv-k2410").send("trip")
+    spin_until(lambda: hv.state() == tango.DevState.ALARM, what="HV ALARM")
+    seen = time.monotonic()
+    label = panel.labels[panel.model(HV, "State")]
+    spin_until(lambda: label.text() == "ALARM", timeout_s=1.0, what="ALARM shown within 1 s")
+    assert time.monotonic() - seen < 1.0
+    image = label.grab().toImage()
+    colour = image.pixelColor(image.width() // 4, image.height() // 2)
+    assert (colour.red(), colour.green(), colour.blue()) == (255, 140, 0), "Tango's ALARM orange"
+    spin_until(lambda: not hv.output, timeout_s=10, what="ramped down after the trip")
+    panel.findChild(Qt.QPushButton, f"{HV}/Reset").click()
+    spin_until(lambda: hv.state() == tango.DevState.OFF, what="HV reset from the panel")
+    hv.voltage_setpoint = 20
+    panel.findChild(Qt.QPushButton, f"{HV}/On").click()
+    spin_until(lambda: hv.state() in (tango.DevState.MOVING, tango.DevState.ON), what="HV on again")
+    panel.findChild(Qt.QPushButton, f"{HV}/Off").click()
+    spin_until(lambda: hv.state() == tango.DevState.OFF, timeout_s=10, what="HV Off pressed in the panel")
+    panel.findChild(Qt.QPushButton, f"{LV}/Off").click()
+
+
+def test_interlock_view_shows_rules_and_alarms(panel, station):
+    panel.refresh_safety()
+    rules = panel.rule_lists["demo/safety/interlock"]
+    entries = [rules.item(i).text() for i in range(rules.count())]
+    assert "coldbox-dew-point: OK" in entries and len(entries) == 3
+
+
+def test_screenshot_command_writes_a_picture(station, tmp_path):
+    out = tmp_path / "panel.png"
+    result = subprocess.run([sys.executable, "-m", "trackerdcs", "gui", str(station.station.path), "--screenshot", str(out),
+                             "--settle", "2"], capture_output=True, text=True, timeout=120,
+                            env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    image = Qt.QImage(str(out))
+    assert image.width() >= 800 and image.height() >= 600
+    colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 23)}
+    assert len(colours) > 5, "the screenshot is blank"
