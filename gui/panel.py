@@ -162,6 +162,11 @@ class StationPanel(Qt.QMainWindow):
                 names = ["State", "Status"] + [a for a in info.attributes if a not in ("State", "Status")]
                 form.setModel([self.model(device, a) for a in names])
                 layout.addWidget(self.command_buttons(device, cls))
+                limits = self.limits(device, info)
+                if limits:
+                    note = Qt.QLabel("limits (the device refuses beyond them): " + limits)
+                    note.setObjectName(f"{device}/limits")
+                    layout.addWidget(note)
             else:  # a class we do not know: a generic form of whatever attributes the device has
                 form.setModel([self.model(device, a) for a in self._attributes_of(device)])
             for item in form.getItems():
@@ -170,6 +175,16 @@ class StationPanel(Qt.QMainWindow):
             self.forms[device] = form
             tabs.addTab(page, device)
         return tabs
+
+    def limits(self, device: str, info) -> str:
+        """The device's limit properties as the station file sets them (or the class defaults)."""
+        config = next((d for _, d in self.station.station.devices() if d.name == device), None)
+        properties = self.station.device_properties(config) if config is not None else {}
+        parts = []
+        for name, prop in info.properties.items():
+            if name.endswith(("_min", "_max")) or name.startswith(("min_", "max_")):
+                parts.append(f"{name} = {properties.get(name, prop.default)}")
+        return ", ".join(parts)
 
     def _attributes_of(self, device: str) -> list[str]:
         try:

@@ -87,6 +87,8 @@ def test_panel_lists_every_device_with_a_form(panel, station):
     spin_until(lambda: len(generic.getItems()) >= 2, what="a generic form for an unknown class")
     assert panel.findChild(Qt.QPushButton, f"{HV}/On") is not None
     assert panel.findChild(Qt.QPushButton, f"{ADMIN}/Init") is None  # no made-up buttons for unknown classes
+    limits = panel.findChild(Qt.QLabel, f"{HV}/limits").text()
+    assert "voltage_max = 600.0" in limits and "current_limit_max = 0.0001" in limits
 
 
 def test_values_match_a_pytango_client(panel, station):
