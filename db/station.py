@@ -326,6 +326,7 @@ class LoadedStation:
             if device.name == safety.device:
                 properties.update(
                     rules=json.dumps({"rules": safety.rules, "permits": safety.permits}, sort_keys=True),
+                    modules=json.dumps([m.model_dump() for m in self.station.modules], sort_keys=True),
                     grace_period=safety.grace_period,
                     trip_log=str(self.data_dir / "log" / "alarms.jsonl"),
                 )

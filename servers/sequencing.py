@@ -1,109 +1,20 @@
-"""Power sequencing of a module: LV on -> LV stable -> HV ramp up; the reverse for off.
-
-Every step waits on the observed state with a timeout; the first failure
-stops the sequence and says where it stopped. The interlock's permit is
-asked by the HV device itself, so a refused HV On is reported with its reason.
-"""
+"""`trackerdcs power`: the station file's modules, sequenced by devices/safety/sequence.py."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from db.station import LoadedStation
+from devices.safety.sequence import Module, Sequence, SequenceFailed
 
-import tango
-
-from db.station import LoadedStation, ModuleConfig
+__all__ = ["Sequence", "SequenceFailed", "find_module", "module_of"]
 
 
-class SequenceFailed(RuntimeError):
-    def __init__(self, step: str, reason: str, done: list[str]):
-        super().__init__(f"stopped at '{step}': {reason}")
-        self.step, self.reason, self.done = step, reason, done
+def module_of(config) -> Module:
+    return Module(config.name, tuple(config.lv), config.hv, config.lv_stable_s, config.lv_tolerance_v, config.timeout_s)
 
 
-@dataclass
-class Sequence:
-    station: LoadedStation
-    module: ModuleConfig
-    report: Callable[[str], None] = print
-    hv_volts: float | None = None
-    done: list[str] = field(default_factory=list)
-
-    def proxy(self, name: str) -> tango.DeviceProxy:
-        device = tango.DeviceProxy(f"tango://{self.station.tango_host}/{name}")
-        device.set_timeout_millis(5000)
-        return device
-
-    def step(self, text: str, action: Callable[[], None]) -> None:
-        self.report(f"… {text}")
-        try:
-            action()
-        except tango.DevFailed as exc:
-            raise SequenceFailed(text, exc.args[0].desc.strip(), self.done) from None
-        except TimeoutError as exc:
-            raise SequenceFailed(text, str(exc), self.done) from None
-        self.done.append(text)
-        self.report(f"✓ {text}")
-
-    def wait(self, device: tango.DeviceProxy, test: Callable[[], bool], what: str, bad=(tango.DevState.FAULT,
-                                                                                      tango.DevState.ALARM)) -> None:
-        deadline = time.monotonic() + self.module.timeout_s
-        while time.monotonic() < deadline:
-            state = device.state()
-            if state in bad:
-                raise TimeoutError(f"{device.dev_name()} went {state}: {device.status()}")
-            if test():
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{what} not reached within {self.module.timeout_s:g} s ({device.dev_name()}: {device.status()})")
-
-    def lv_stable(self, lv: tango.DeviceProxy) -> None:
-        tolerance, hold = self.module.lv_tolerance_v, self.module.lv_stable_s
-        since = None
-        deadline = time.monotonic() + self.module.timeout_s
-        while time.monotonic() < deadline:
-            if lv.state() != tango.DevState.ON:
-                raise TimeoutError(f"{lv.dev_name()} is {lv.state()}: {lv.status()}")
-            near = abs(lv.voltage - lv.voltage_setpoint) <= tolerance
-            since = (since or time.monotonic()) if near else None
-            if since is not None and time.monotonic() - since >= hold:
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"{lv.dev_name()} not stable within {tolerance} V of its setpoint")
-
-    def power_on(self) -> None:
-        for name in self.module.lv:
-            lv = self.proxy(name)
-            self.step(f"LV {name} On", lv.On)
-            self.step(f"LV {name} ON", lambda lv=lv: self.wait(lv, lambda: lv.state() == tango.DevState.ON, "ON"))
-        for name in self.module.lv:
-            lv = self.proxy(name)
-            self.step(f"LV {name} stable", lambda lv=lv: self.lv_stable(lv))
-        hv = self.proxy(self.module.hv)
-        if self.hv_volts is not None:
-            self.step(f"HV {self.module.hv} setpoint {self.hv_volts:g} V",
-                      lambda: hv.write_attribute("voltage_setpoint", self.hv_volts))
-        target = self.hv_volts if self.hv_volts is not None else hv.voltage_setpoint
-        self.step(f"HV {self.module.hv} On (ramp to {target:g} V at {hv.ramp_rate:g} V/s)", hv.On)
-        self.step(f"HV {self.module.hv} ramped up",
-                  lambda: self.wait(hv, lambda: hv.state() == tango.DevState.ON, "ON"))
-
-    def power_off(self) -> None:
-        hv = self.proxy(self.module.hv)
-        self.step(f"HV {self.module.hv} Off (ramp down)", hv.Off)
-        self.step(f"HV {self.module.hv} OFF",
-                  lambda: self.wait(hv, lambda: hv.state() == tango.DevState.OFF, "OFF", bad=(tango.DevState.FAULT,)))
-        for name in self.module.lv:
-            lv = self.proxy(name)
-            self.step(f"LV {name} Off", lv.Off)
-            self.step(f"LV {name} OFF", lambda lv=lv: self.wait(lv, lambda: lv.state() == tango.DevState.OFF, "OFF",
-                                                                bad=(tango.DevState.FAULT,)))
-
-
-def find_module(station: LoadedStation, name: str) -> ModuleConfig:
-    for module in station.station.modules:
-        if module.name == name:
-            return module
+def find_module(station: LoadedStation, name: str) -> Module:
+    for config in station.station.modules:
+        if config.name == name:
+            return module_of(config)
     known = ", ".join(m.name for m in station.station.modules) or "none defined"
     raise ValueError(f"unknown module {name!r} (modules: {known})")

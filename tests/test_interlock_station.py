@@ -138,13 +138,13 @@ def test_power_on_and_off_in_order_and_alarm_list(station):
     wait_for(lambda: proxy(station, SAFETY).state() == tango.DevState.ON, timeout_s=15, what="armed")
     on = cli("power", "on", "demo-module", "-s", path, "--hv", "60")
     assert on.returncode == 0, on.stdout + on.stderr
-    steps = [line[2:] for line in on.stdout.splitlines() if line.startswith("✓ ")]
+    steps = [line[3:] for line in on.stdout.splitlines() if line.startswith("ok ")]
     assert steps.index("LV demo/lv/module1-ch1 stable") < steps.index("HV demo/hv/module1 setpoint 60 V")
     assert steps[-1] == "HV demo/hv/module1 ramped up"
     assert proxy(station, HV).voltage == pytest.approx(60, abs=1)
     off = cli("power", "off", "demo-module", "-s", path)
     assert off.returncode == 0, off.stdout + off.stderr
-    steps = [line[2:] for line in off.stdout.splitlines() if line.startswith("✓ ")]
+    steps = [line[3:] for line in off.stdout.splitlines() if line.startswith("ok ")]
     assert steps[:2] == ["HV demo/hv/module1 Off (ramp down)", "HV demo/hv/module1 OFF"]
     assert proxy(station, LV).state() == tango.DevState.OFF
     unknown = cli("power", "on", "no-such-module", "-s", path)
@@ -217,3 +217,20 @@ def _answers(device) -> bool:
         return device.state() not in (tango.DevState.INIT,)
     except tango.DevFailed:
         return False
+
+
+def test_power_sequence_as_interlock_commands(station):
+    safety, hv = proxy(station, SAFETY), proxy(station, HV)
+    wait_for(lambda: safety.state() == tango.DevState.ON, timeout_s=15, what="armed")
+    hv.voltage_setpoint = 40
+    safety.PowerOn("demo-module")
+    wait_for(lambda: not safety.sequencing, timeout_s=60, what="sequence finished")
+    log = list(safety.sequence_log)
+    assert log[-1] == "done: demo-module is on", log
+    assert hv.state() == tango.DevState.ON
+    with pytest.raises(tango.DevFailed, match="unknown module 'nope'"):
+        safety.PowerOn("nope")
+    safety.PowerOff("demo-module")
+    wait_for(lambda: not safety.sequencing, timeout_s=60, what="off sequence finished")
+    assert list(safety.sequence_log)[-1] == "done: demo-module is off"
+    assert hv.state() == tango.DevState.OFF and proxy(station, LV).state() == tango.DevState.OFF

@@ -356,7 +356,8 @@ def power(action: str, module: str, file: str, hv_volts: float | None) -> None:
 
     station = _load(file)
     try:
-        sequence = Sequence(station, find_module(station, module), report=lambda text: click.echo(text), hv_volts=hv_volts)
+        sequence = Sequence(find_module(station, module), station.tango_host, report=lambda text: click.echo(text),
+                            hv_volts=hv_volts)
         (sequence.power_on if action == "on" else sequence.power_off)()
     except ValueError as exc:
         _fail(str(exc))

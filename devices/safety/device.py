@@ -23,6 +23,7 @@ from tango import DevState
 from tango.server import Device, attribute, command, device_property
 
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
+from devices.safety.sequence import Module, Sequence, SequenceFailed
 
 log = logging.getLogger(__name__)
 _INVALID = tango.AttrQuality.ATTR_INVALID
@@ -58,6 +59,7 @@ class SafetyInterlock(Device):
     rules = device_property(dtype=str, default_value="{}", doc="the station file's safety section as JSON (config apply writes it)")
     grace_period = device_property(dtype=float, default_value=10.0, doc="seconds after start before a rule may trip")
     trip_log = device_property(dtype=str, default_value="", doc="JSON-lines file of trips (alarm records); empty: none")
+    modules = device_property(dtype=str, default_value="[]", doc="the station file's modules as JSON (config apply writes it)")
 
     def init_device(self) -> None:
         super().init_device()
@@ -69,6 +71,15 @@ class SafetyInterlock(Device):
         self._proxies: dict[str, tango.DeviceProxy] = {}
         self._subscriptions = []
         self._last_trip: dict = {}
+        self._sequence_thread: threading.Thread | None = None
+        self._sequence_log: list[str] = []
+        try:
+            self._modules = {m["name"]: Module(m["name"], tuple(m["lv"]), m["hv"], m.get("lv_stable_s", 2.0),
+                                               m.get("lv_tolerance_v", 0.05), m.get("timeout_s", 120.0))
+                             for m in json.loads(self.modules)}
+        except (ValueError, KeyError, TypeError) as exc:
+            self._modules = {}
+            log.error("bad modules property: %s", exc)
         self.trip_latencies_ms: list[float] = []
         try:
             parsed_rules, permits = parse_rules(json.loads(self.rules), self.get_name())
@@ -235,6 +246,44 @@ class SafetyInterlock(Device):
         self._engine_call("Reset", lambda name: self.engine.reset(name), rule)
         self._record("cleared", rule)
         self._publish()
+
+    # ----------------------------------------------------------- sequencing
+    @attribute(dtype=(str,), max_dim_x=256, doc="steps of the last PowerOn/PowerOff sequence, newest last")
+    def sequence_log(self):
+        return list(self._sequence_log)
+
+    @attribute(dtype=bool, doc="a power sequence is running")
+    def sequencing(self):
+        return self._sequence_thread is not None and self._sequence_thread.is_alive()
+
+    def _start_sequence(self, module: str, on: bool, origin: str) -> None:
+        if module not in self._modules:
+            known = ", ".join(self._modules) or "none defined"
+            tango.Except.throw_exception("Interlock_UnknownModule", f"unknown module {module!r} (modules: {known})", origin)
+        if self._sequence_thread is not None and self._sequence_thread.is_alive():
+            tango.Except.throw_exception("Interlock_Busy", "a power sequence is running already", origin)
+        self._sequence_log = []
+        sequence = Sequence(self._modules[module], report=self._sequence_log.append)
+
+        def run():
+            try:
+                (sequence.power_on if on else sequence.power_off)()
+                self._sequence_log.append(f"done: {module} is {'on' if on else 'off'}")
+            except SequenceFailed as exc:
+                self._sequence_log.append(f"FAILED: {exc}")
+
+        self._sequence_thread = threading.Thread(target=run, name=f"sequence-{module}", daemon=True)
+        self._sequence_thread.start()
+
+    @command(dtype_in=str, doc_in="module name")
+    def PowerOn(self, module: str) -> None:
+        """Start the module's sequence: LV on, LV stable, HV ramp up (follow sequence_log)."""
+        self._start_sequence(module, True, "PowerOn")
+
+    @command(dtype_in=str, doc_in="module name")
+    def PowerOff(self, module: str) -> None:
+        """Start the module's sequence: HV ramp down and off, then LV off (follow sequence_log)."""
+        self._start_sequence(module, False, "PowerOff")
 
     @command(dtype_in=(str,), doc_in="[device, command]", dtype_out=str, doc_out="empty when allowed, else why not")
     def CheckPermit(self, request) -> str:
