@@ -14,6 +14,7 @@ from tango.server import Device, attribute, command, device_property
 from devices.power_supply.manager import CommandRefused, PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatus, LimitError
 from devices.power_supply.pool import DriverPool
+from devices.tango_events import events
 
 _STATES = {
     ChannelState.INIT: DevState.INIT,
@@ -23,25 +24,6 @@ _STATES = {
     ChannelState.ALARM: DevState.ALARM,
     ChannelState.FAULT: DevState.FAULT,
 }
-
-def _events(abs_change: float | None = None) -> dict:
-    """Pushed change and archive events with Tango's own filtering.
-
-    The defaults only keep noise off the wire; the station file sets the
-    deadbands and the archive period per attribute.
-    """
-    criteria = {} if abs_change is None else {
-        "abs_change": abs_change,
-        "archive_abs_change": abs_change,
-        "archive_period": 10000,
-    }
-    return dict(
-        change_event_implemented=True,
-        change_event_detect=True,
-        archive_event_implemented=True,
-        archive_event_detect=True,
-        **criteria,
-    )
 
 # attribute -> field of ChannelStatus; these are pushed as events on every poll
 PUSHED = {
@@ -165,11 +147,11 @@ class PowerSupplyChannel(Device):
             tango.Except.throw_exception("PowerSupply_InterlockRefused", reason, origin)
 
     # ------------------------------------------------------------ attributes
-    @attribute(unit="V", format="%.3f", doc="measured output voltage", **_events(1e-3))
+    @attribute(unit="V", format="%.3f", doc="measured output voltage", **events(1e-3))
     def voltage(self) -> float:
         return self._value("voltage", "voltage")
 
-    @attribute(unit="A", format="%.4e", doc="measured output current", **_events(1e-9))
+    @attribute(unit="A", format="%.4e", doc="measured output current", **events(1e-9))
     def current(self) -> float:
         return self._value("current", "current")
 
@@ -178,7 +160,7 @@ class PowerSupplyChannel(Device):
         unit="V",
         format="%.3f",
         doc="voltage the channel ramps to; refused beyond voltage_min/voltage_max",
-        **_events(1e-6),
+        **events(1e-6),
     )
     def voltage_setpoint(self) -> float:
         return self._value("voltage_setpoint", "voltage_setpoint")
@@ -187,7 +169,7 @@ class PowerSupplyChannel(Device):
     def voltage_setpoint(self, value: float) -> None:
         self._run("set_voltage_setpoint", "write voltage_setpoint", value)
 
-    @attribute(access=AttrWriteType.READ_WRITE, unit="A", format="%.4e", doc="current limit / compliance", **_events(1e-9))
+    @attribute(access=AttrWriteType.READ_WRITE, unit="A", format="%.4e", doc="current limit / compliance", **events(1e-9))
     def current_limit(self) -> float:
         return self._value("current_limit", "current_limit")
 
@@ -195,7 +177,7 @@ class PowerSupplyChannel(Device):
     def current_limit(self, value: float) -> None:
         self._run("set_current_limit", "write current_limit", value)
 
-    @attribute(access=AttrWriteType.READ_WRITE, doc="output relay; writing it is On / Off", **_events())
+    @attribute(access=AttrWriteType.READ_WRITE, doc="output relay; writing it is On / Off", **events())
     def output(self) -> bool:
         return self._value("output", "output")
 
@@ -205,7 +187,7 @@ class PowerSupplyChannel(Device):
             self._check_permit("On", "write output")
         self._run("on" if value else "off", "write output")
 
-    @attribute(access=AttrWriteType.READ_WRITE, unit="V/s", format="%.2f", doc="ramp speed of setpoint changes", **_events(1e-6))
+    @attribute(access=AttrWriteType.READ_WRITE, unit="V/s", format="%.2f", doc="ramp speed of setpoint changes", **events(1e-6))
     def ramp_rate(self) -> float:
         return self._value("ramp_rate", "ramp_rate")
 
@@ -213,7 +195,7 @@ class PowerSupplyChannel(Device):
     def ramp_rate(self, value: float) -> None:
         self._run("set_ramp_rate", "write ramp_rate", value)
 
-    @attribute(doc="compliance or fuse trip latched until Reset", **_events())
+    @attribute(doc="compliance or fuse trip latched until Reset", **events())
     def tripped(self) -> bool:
         return self._value("tripped", "tripped")
 
