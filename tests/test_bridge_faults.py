@@ -70,9 +70,21 @@ def archive_stamps(env, attribute: str) -> set[int]:
     return {round(r["time"] / 1e3) for r in rows}
 
 
-def drained(env) -> bool:
+def drained(env, after: float = 0.0) -> bool:
+    """Everything archived, per a health report written after ``after`` (the file is refreshed every second)."""
+    path = env["path"].parent / "data" / "run" / "bridge-health.json"
+    if path.stat().st_mtime <= after:
+        return False
     h = health(env)
     return h["archive_available"] and h["spooled"] == 0 and h["queue"] == 0
+
+
+def settled_and_drained(env) -> None:
+    """The HV has finished its ramp and the readback settled (no more events), then the bridge caught up."""
+    wait_for(lambda: hv(env).state() == tango.DevState.ON, timeout_s=60, interval_s=0.5, what="ramp finished")
+    time.sleep(2.0)  # the readback settles after the ramp: its last events come now
+    quiet = time.time()
+    wait_for(lambda: drained(env, after=quiet), timeout_s=60, interval_s=0.5, what="spool replayed")
 
 
 def restart_influx(env) -> None:
@@ -97,8 +109,7 @@ def test_influxdb_down_for_30_s_loses_nothing(env):
     time.sleep(max(0.0, 30 - (time.time() - outage)))
     spooled = health(env)["spooled"]
     restart_influx(env)
-    wait_for(lambda: hv(env).state() == tango.DevState.ON, timeout_s=60, interval_s=0.5, what="ramp finished")
-    wait_for(lambda: drained(env), timeout_s=60, interval_s=0.5, what="spool replayed")
+    settled_and_drained(env)
     for attribute in ("voltage", "current"):
         seen = mqtt_stamps(env, attribute, started)
         missing = seen - archive_stamps(env, attribute)
@@ -120,8 +131,7 @@ def test_bridge_kill_9_loses_nothing(env):
     wait_for(lambda: health(env)["pid"] == bridge.pid, timeout_s=15, what="new bridge reporting")
     time.sleep(3)
     restart_influx(env)
-    wait_for(lambda: hv(env).state() == tango.DevState.ON, timeout_s=60, interval_s=0.5, what="ramp finished")
-    wait_for(lambda: drained(env), timeout_s=60, interval_s=0.5, what="spool replayed")
+    settled_and_drained(env)
     for attribute in ("voltage", "current"):
         seen = mqtt_stamps(env, attribute, started)
         missing = seen - archive_stamps(env, attribute)
