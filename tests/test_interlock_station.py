@@ -219,9 +219,20 @@ def _answers(device) -> bool:
         return False
 
 
+def clear_latches(safety) -> None:
+    """Acknowledge and reset whatever an earlier test (or a restart) left latched."""
+    wait_for(lambda: safety.state() in (tango.DevState.ON, tango.DevState.ALARM), timeout_s=30, what="armed")
+    for entry in safety.rule_states:
+        name, label = entry.split(": ", 1)
+        if label.startswith("TRIPPED"):
+            safety.Acknowledge(name)
+            wait_for(lambda n=name: _reset(safety, n), timeout_s=15, what=f"reset {name}")
+    wait_for(lambda: safety.state() == tango.DevState.ON, timeout_s=15, what="all rules clear")
+
+
 def test_power_sequence_as_interlock_commands(station):
     safety, hv = proxy(station, SAFETY), proxy(station, HV)
-    wait_for(lambda: safety.state() == tango.DevState.ON, timeout_s=15, what="armed")
+    clear_latches(safety)
     hv.voltage_setpoint = 40
     safety.PowerOn("demo-module")
     wait_for(lambda: not safety.sequencing, timeout_s=60, what="sequence finished")
