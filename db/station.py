@@ -257,7 +257,7 @@ class SafetyConfig(Strict):
     """Interlock rules (see devices/safety/rules.py and the README); checked by config check."""
 
     device: DeviceName  # the SafetyInterlock device (listed under servers)
-    grace_period: float = Field(default=10.0, ge=0, le=3600)
+    grace_period: float = Field(default=15.0, ge=0, le=3600)
     rules: list[dict] = []
     permits: list[dict] = []
 

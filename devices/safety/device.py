@@ -57,7 +57,7 @@ class SafetyInterlock(Device):
     """Software interlock: rules over other devices' readings, debounced and latched, acting by Tango commands."""
 
     rules = device_property(dtype=str, default_value="{}", doc="the station file's safety section as JSON (config apply writes it)")
-    grace_period = device_property(dtype=float, default_value=10.0, doc="seconds after start before a rule may trip")
+    grace_period = device_property(dtype=float, default_value=15.0, doc="seconds after start before a rule may trip")
     trip_log = device_property(dtype=str, default_value="", doc="JSON-lines file of trips (alarm records); empty: none")
     modules = device_property(dtype=str, default_value="[]", doc="the station file's modules as JSON (config apply writes it)")
 
