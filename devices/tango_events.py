@@ -52,3 +52,28 @@ def publish_state(device, state_name: str, status: str, previous_status: str | N
 def push(device, name: str, value, stamp: float, attr_quality: AttrQuality) -> None:
     device.push_change_event(name, value, stamp, attr_quality)
     device.push_archive_event(name, value, stamp, attr_quality)
+
+
+def start_manager(device, make_manager):
+    """Common start of an instrument device: INIT, State/Status events, then the component
+    manager that ``make_manager()`` builds (FAULT with the reason when the configuration is wrong)."""
+    device.set_state(DevState.INIT)
+    device.set_status("connecting to the instrument")
+    for name in ("State", "Status"):
+        device.set_change_event(name, True, False)
+    try:
+        if not device.model or not device.resource:
+            raise ValueError("the device properties 'model' and 'resource' must be set")
+        manager = make_manager()
+    except ValueError as exc:
+        device.set_state(DevState.FAULT)
+        device.set_status(f"configuration error: {exc}")
+        return None
+    manager.start()
+    return manager
+
+
+def stop_manager(manager) -> None:
+    if manager is not None:
+        manager.stop()
+        manager.driver.close()

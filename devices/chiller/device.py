@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import tango
-from tango import AttrWriteType, DevState
+from tango import AttrWriteType
 from tango.server import Device, attribute, command, device_property
 
 from devices.chiller.manager import ChillerManager, ChillerStatus, SetpointRefused
 from devices.drivers.factory import open_chiller
 from devices.polling import CommandRefused
-from devices.tango_events import events, publish_state, push, quality
+from devices.tango_events import events, publish_state, push, quality, start_manager, stop_manager
 
 
 class Chiller(Device):
@@ -24,28 +24,14 @@ class Chiller(Device):
 
     def init_device(self) -> None:
         super().init_device()
-        self.set_state(DevState.INIT)
-        self.set_status("connecting")
         self._status = ChillerStatus("INIT", "connecting", 0.0)
-        self.manager = None
-        for name in ("State", "Status"):
-            self.set_change_event(name, True, False)
-        try:
-            if not self.model or not self.resource:
-                raise ValueError("the device properties 'model' and 'resource' must be set")
-            self.manager = ChillerManager(open_chiller(self.model, self.resource, self.timeout), self.setpoint_min,
-                                          self.setpoint_max, self.poll_period, self._on_update, self.get_name())
-        except ValueError as exc:
-            self.set_state(DevState.FAULT)
-            self.set_status(f"configuration error: {exc}")
-            return
-        self.manager.start()
+        self.manager = start_manager(self, lambda: ChillerManager(
+            open_chiller(self.model, self.resource, self.timeout), self.setpoint_min, self.setpoint_max,
+            self.poll_period, self._on_update, self.get_name()))
 
     def delete_device(self) -> None:
-        if self.manager is not None:
-            self.manager.stop()
-            self.manager.driver.close()
-            self.manager = None
+        stop_manager(self.manager)
+        self.manager = None
 
     def _on_update(self, status: ChillerStatus) -> None:
         previous, self._status = self._status, status

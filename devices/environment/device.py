@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from tango import DevState
 from tango.server import Device, attribute, device_property
 
 from devices.drivers.factory import open_environment_sensor
 from devices.environment.manager import ClimateStatus, EnvironmentSensorManager
-from devices.tango_events import events, publish_state, push, quality
+from devices.tango_events import events, publish_state, push, quality, start_manager, stop_manager
 
 FIELDS = ("temperature", "humidity", "dew_point", "dew_point_margin")
 
@@ -24,29 +23,14 @@ class EnvironmentSensor(Device):
 
     def init_device(self) -> None:
         super().init_device()
-        self.set_state(DevState.INIT)
-        self.set_status("waiting for the first reading")
         self._status = ClimateStatus("INIT", "waiting for the first reading", 0.0)
-        self.manager = None
-        for name in ("State", "Status"):
-            self.set_change_event(name, True, False)
-        try:
-            if not self.model or not self.resource:
-                raise ValueError("the device properties 'model' and 'resource' must be set")
-            driver = open_environment_sensor(self.model, self.resource, self.timeout)
-            self.manager = EnvironmentSensorManager(driver, self.poll_period, self.stale_after, self.stuck_readings,
-                                                    on_update=self._on_update, name=self.get_name())
-        except ValueError as exc:
-            self.set_state(DevState.FAULT)
-            self.set_status(f"configuration error: {exc}")
-            return
-        self.manager.start()
+        self.manager = start_manager(self, lambda: EnvironmentSensorManager(
+            open_environment_sensor(self.model, self.resource, self.timeout), self.poll_period, self.stale_after,
+            self.stuck_readings, on_update=self._on_update, name=self.get_name()))
 
     def delete_device(self) -> None:
-        if self.manager is not None:
-            self.manager.stop()
-            self.manager.driver.close()
-            self.manager = None
+        stop_manager(self.manager)
+        self.manager = None
 
     def _on_update(self, status: ClimateStatus) -> None:
         previous, self._status = self._status, status
