@@ -54,6 +54,8 @@ class Child:
     next_start: float = 0.0
     started_at: float = 0.0
     ready_check: object = field(default=None, repr=False)
+    respawn: object = field(default=None, repr=False)  # () -> (args, env) with fresh ports
+    startup_retries: int = 0
 
     @property
     def pid(self) -> int | None:
@@ -184,15 +186,16 @@ class StationLauncher:
                 continue
             started += 1
             executable, instance = server.name.split("/", 1)
-            port = server.port or process.free_port()
-            env = process.tango_env(self.station.tango_host)
-            child = Child(
-                f"server {server.name}",
-                [sys.executable, "-m", "servers.device_server", executable, instance,
-                 "-ORBendPoint", f"giop:tcp:127.0.0.1:{port}"],
-                env,
-                self.log_dir / f"server-{executable}-{instance}.log",
-            )
+
+            def spec(server=server, executable=executable, instance=instance):
+                port = server.port or process.free_port()
+                args = [sys.executable, "-m", "servers.device_server", executable, instance,
+                        "-ORBendPoint", f"giop:tcp:127.0.0.1:{port}"]
+                return args, process.tango_env(self.station.tango_host)
+
+            args, env = spec()
+            child = Child(f"server {server.name}", args, env, self.log_dir / f"server-{executable}-{instance}.log",
+                          respawn=spec)
             self._launch(child)
         return started
 
@@ -239,8 +242,17 @@ class StationLauncher:
         pending = list(names)
         while pending:
             for child in self.children:
-                if not child.running():
-                    raise LaunchError(f"{child.name} exited with code {child.proc.returncode}; see {child.log_file}")
+                if child.running():
+                    continue
+                if child.respawn is not None and child.startup_retries < 3:
+                    # most often a pinned port another process took in the meantime: start again on fresh ports
+                    child.startup_retries += 1
+                    log.warning("%s exited with code %s while starting; starting it again on fresh ports",
+                                child.name, child.proc.returncode)
+                    child.args, child.env = child.respawn()
+                    child.start()
+                    continue
+                raise LaunchError(f"{child.name} exited with code {child.proc.returncode}; see {child.log_file}")
             pending = [name for name in pending if not device_answers(self.station.tango_host, name)]
             if not pending:
                 return
@@ -264,6 +276,8 @@ class StationLauncher:
                         log.warning("%s (PID %s) exited with code %s; restarting in %.0f s",
                                     child.name, child.pid, code, child.backoff)
                     elif now >= child.next_start:
+                        if child.respawn is not None and child.started_at and now - child.started_at < 5 + child.backoff:
+                            child.args, child.env = child.respawn()  # it died at once: its ports may be taken
                         child.start()
                         child.restarts += 1
                         child.next_start = 0.0
