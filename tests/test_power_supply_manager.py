@@ -5,7 +5,8 @@ import time
 import pytest
 
 from devices.drivers.factory import open_power_supply
-from devices.power_supply.manager import CommandRefused, PowerSupplyChannelManager
+from devices.polling import CommandRefused
+from devices.power_supply.manager import PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, LimitError
 
 from waiting import wait_for

@@ -11,7 +11,8 @@ import tango
 from tango import AttrQuality, AttrWriteType, DevState
 from tango.server import Device, attribute, command, device_property
 
-from devices.power_supply.manager import CommandRefused, PowerSupplyChannelManager
+from devices.polling import CommandRefused
+from devices.power_supply.manager import PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatus, LimitError
 from devices.power_supply.pool import DriverPool
 from devices.tango_events import events

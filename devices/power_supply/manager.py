@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 from devices.drivers.errors import InstrumentError
 from devices.drivers.power_supply import ChannelReadback, PowerSupplyDriver
+from devices.polling import CommandRefused
 from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatus, LimitError, Trip
 
 log = logging.getLogger(__name__)
@@ -25,10 +26,6 @@ RAMP_TICK_S = 0.1
 SETTLE_MAX_S = 3.0  # after a ramp, MOVING until the readback follows (at most this long)
 BACKOFF_MIN_S = 0.5
 BACKOFF_MAX_S = 5.0
-
-
-class CommandRefused(RuntimeError):
-    """A command that cannot run in the channel's current condition."""
 
 
 class PowerSupplyChannelManager:
