@@ -72,8 +72,10 @@ def test_values_reach_influxdb_with_measurement_tags_unit_and_event_time(env):
         assert env["started"] * 1e9 < row["time"] <= time.time() * 1e9
         archived = {r["time"] for r in influx_rows(env, "lv", LV1, "voltage") if r["time"] >= subscribed}
         assert archived
-        # every archived timestamp is one of the Tango events' own (our subscriber may get them a little later)
-        wait_for(lambda: archived <= seen, timeout_s=5, what=f"archive timestamps among the events seen: {archived - seen}")
+        # archived timestamps are the Tango events' own: a bridge stamping its own clock would match none.
+        # Two independent ZMQ subscribers may each miss an event right at subscription, so allow 1 in 5.
+        wait_for(lambda: len(archived & seen) >= max(1, 0.8 * len(archived)), timeout_s=5,
+                 what=f"archive timestamps among the events seen (not seen: {archived - seen})")
     finally:
         lv.unsubscribe_event(event_id)
         lv.Off()
