@@ -118,7 +118,8 @@ class Bridge:
             "published": s.published, "dropped": s.dropped, "queue": self.pipeline.depth,
             "archive_available": self.archive.available, "archive_lag_ms": round(s.archive_lag_ms, 1),
             "mqtt_lag_ms": round(s.mqtt_lag_ms, 1), "archive_commit_p99_ms": round(percentile(s.archive_commit_ms, 0.99), 2),
-            "gateway_requests": self.gateway.handled, "uptime_s": round(time.time() - s.started, 1), "pid": os.getpid(),
+            "gateway_requests": self.gateway.handled,
+            "resubscribed": self.source.subscriptions.resubscribed, "uptime_s": round(time.time() - s.started, 1), "pid": os.getpid(),
         }
 
     def publish_alarms(self) -> None:

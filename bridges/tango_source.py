@@ -13,6 +13,7 @@ import tango
 
 from bridges.stats import BridgeStats
 from db.archive.reading import Reading
+from devices.subscriptions import EventSubscriptions
 
 log = logging.getLogger("trackerdcs.bridge.tango")
 
@@ -70,12 +71,15 @@ class EventForwarder:
 
 
 class TangoSource:
-    def __init__(self, tango_host: str, stats: BridgeStats):
+    """The bridge's subscriptions, subscribed again as soon as a device server restarts."""
+
+    def __init__(self, tango_host: str, stats: BridgeStats, watch_period: float = 1.0):
         self.tango_host = tango_host
         self.stats = stats
         self._proxies: dict[str, tango.DeviceProxy] = {}
-        self._subscriptions: list[tuple[tango.DeviceProxy, int]] = []
-        self._forwarders: list[EventForwarder] = []  # keep references alive
+        host, _, port = tango_host.rpartition(":")
+        self.subscriptions = EventSubscriptions(self.proxy, lambda: tango.Database(host, int(port)), watch_period,
+                                                name="bridge-restart-watcher")
 
     def proxy(self, device: str) -> tango.DeviceProxy:
         if device not in self._proxies:
@@ -97,15 +101,9 @@ class TangoSource:
             unit = target.unit if target.unit is not None else self._unit(proxy, target.attribute)
             forwarder = EventForwarder(target.device, target.attribute, unit, offer, target.route, self.stats)
             event_type = tango.EventType.ARCHIVE_EVENT if target.event == "archive" else tango.EventType.CHANGE_EVENT
-            event_id = proxy.subscribe_event(target.attribute, event_type, forwarder, stateless=True)
-            self._forwarders.append(forwarder)
-            self._subscriptions.append((proxy, event_id))
+            self.subscriptions.add(target.device, target.attribute, event_type, forwarder)
         log.info("subscribed to %d attribute events", len(targets))
+        self.subscriptions.watch()
 
     def close(self) -> None:
-        for proxy, event_id in self._subscriptions:
-            try:
-                proxy.unsubscribe_event(event_id)
-            except tango.DevFailed:
-                pass
-        self._subscriptions.clear()
+        self.subscriptions.close()

@@ -179,6 +179,8 @@ def test_device_server_restart_flows_again_without_bridge_restart(env):
              timeout_s=15, interval_s=0.2, what="events flowing again")
     assert time.time() - restarted < 15
     assert health(env)["pid"] == bridge_pid
+    # the bridge's restart watcher subscribed again, not Tango's 10-20 s heartbeat check
+    wait_for(lambda: health(env)["resubscribed"] >= 1, timeout_s=5, what="the bridge's resubscription counted")
     device = hv(env)
     device.ramp_rate = 50
     device.Off()

@@ -24,6 +24,7 @@ from tango.server import Device, attribute, command, device_property
 
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
 from devices.safety.sequence import Module, Sequence, SequenceFailed
+from devices.subscriptions import EventSubscriptions
 
 log = logging.getLogger(__name__)
 _INVALID = tango.AttrQuality.ATTR_INVALID
@@ -69,7 +70,7 @@ class SafetyInterlock(Device):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._proxies: dict[str, tango.DeviceProxy] = {}
-        self._subscriptions = []
+        self._subscriptions = EventSubscriptions(self._proxy, tango.Database, name="interlock-restart-watcher")
         self._last_trip: dict = {}
         self._sequence_thread: threading.Thread | None = None
         self._sequence_log: list[str] = []
@@ -94,20 +95,13 @@ class SafetyInterlock(Device):
         self._worker.start()
         for kind, name in sorted(self.engine.inputs()):
             device, attr = (name, "State") if kind == "state" else name.rsplit("/", 1)
-            proxy = self._proxy(device)
-            forwarder = _Forwarder((kind, name), self._inbox)
-            event_id = proxy.subscribe_event(attr, tango.EventType.CHANGE_EVENT, forwarder, stateless=True)
-            self._subscriptions.append((proxy, event_id, forwarder))
+            self._subscriptions.add(device, attr, tango.EventType.CHANGE_EVENT, _Forwarder((kind, name), self._inbox))
+        self._subscriptions.watch()
         self._publish()
 
     def delete_device(self) -> None:
         self._stop.set()
-        for proxy, event_id, _ in self._subscriptions:
-            try:
-                proxy.unsubscribe_event(event_id)
-            except tango.DevFailed:
-                pass
-        self._subscriptions = []
+        self._subscriptions.close()
 
     def _proxy(self, device: str) -> tango.DeviceProxy:
         if device not in self._proxies:

@@ -1,0 +1,120 @@
+"""Event subscriptions to other devices that survive a restart of their server.
+
+cppTango notices a restarted server only when a heartbeat is missed, 10 to 20 s
+later, and only then subscribes again: for that long no event arrives. That is
+too long for an interlock and loses readings in the archive. Here a watcher
+thread asks the Tango database every ``watch_period`` seconds for the PID and
+start date of each server it listens to (one cheap call per device), and
+subscribes a restarted server's events again at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import tango
+
+log = logging.getLogger("trackerdcs.subscriptions")
+
+
+@dataclass
+class _Subscription:
+    attribute: str
+    event_type: tango.EventType
+    callback: object
+    event_id: int | None = None
+
+
+class EventSubscriptions:
+    def __init__(self, proxy: Callable[[str], tango.DeviceProxy], database: Callable[[], tango.Database],
+                 watch_period: float = 1.0, name: str = "restart-watcher"):
+        self._proxy = proxy
+        self._database = database
+        self.watch_period = watch_period
+        self._name = name
+        self._by_device: dict[str, list[_Subscription]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        self.resubscribed = 0  # how many restarts were handled
+
+    def add(self, device: str, attribute: str, event_type: tango.EventType, callback) -> None:
+        """Subscribe now (stateless: an unreachable device is subscribed when it comes) and keep it."""
+        subscription = _Subscription(attribute, event_type, callback)
+        subscription.event_id = self._proxy(device).subscribe_event(attribute, event_type, callback, stateless=True)
+        with self._lock:
+            self._by_device.setdefault(device, []).append(subscription)
+
+    def watch(self) -> None:
+        if self._watcher is None and self.watch_period > 0:
+            self._watcher = threading.Thread(target=self._watch, name=self._name, daemon=True)
+            self._watcher.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._watcher is not None and self._watcher is not threading.current_thread():
+            self._watcher.join(timeout=10)
+        with self._lock:
+            pending = [(device, s) for device, subs in self._by_device.items() for s in subs]
+            self._by_device.clear()
+        for device, subscription in pending:
+            self._unsubscribe(device, subscription)
+
+    # ------------------------------------------------------------ internals
+    def _unsubscribe(self, device: str, subscription: _Subscription) -> None:
+        if subscription.event_id is None:
+            return
+        try:
+            self._proxy(device).unsubscribe_event(subscription.event_id)
+        except tango.DevFailed:
+            pass
+        subscription.event_id = None
+
+    def _lives(self, database: tango.Database) -> dict[str, tuple]:
+        """device -> (server, PID, start date) for the devices whose server is exported now."""
+        with self._lock:
+            devices = list(self._by_device)
+        lives = {}
+        for device in devices:
+            info = database.get_device_info(device)
+            if info.exported:
+                lives[device] = (info.ds_full_name, info.pid, info.started_date)
+        return lives
+
+    def _watch(self) -> None:
+        database = None
+        known: dict[str, tuple] = {}
+        while not self._stop.wait(self.watch_period):
+            try:
+                database = database or self._database()
+                lives = self._lives(database)
+            except tango.DevFailed as error:
+                log.debug("restart watcher: Tango database not answering: %s", error.args[0].desc.strip())
+                continue
+            for device, life in lives.items():
+                before = known.get(device)
+                if before is not None and before != life:
+                    log.warning("%s restarted (server %s, PID %s -> %s): subscribing to its events again",
+                                device, life[0], before[1], life[1])
+                    if not self._resubscribe(device):
+                        continue  # try again at the next turn
+                known[device] = life
+
+    def _resubscribe(self, device: str) -> bool:
+        with self._lock:
+            subscriptions = list(self._by_device.get(device, ()))
+        try:
+            for subscription in subscriptions:
+                if self._stop.is_set():
+                    return True
+                self._unsubscribe(device, subscription)
+                subscription.event_id = self._proxy(device).subscribe_event(
+                    subscription.attribute, subscription.event_type, subscription.callback, stateless=True)
+        except tango.DevFailed as error:
+            log.warning("subscribing to %s again failed: %s", device, error.args[0].desc.strip())
+            return False
+        self.resubscribed += 1
+        return True
