@@ -2,7 +2,7 @@
 which feeds a real InfluxDB (Debian influxd, /write) and a real mosquitto.
 
     .venv/bin/python bench/bridge.py [--attributes 1000] [--sources 4] [--seconds 5]
-                                     [--rates 1000,5000,10000,15000,20000,25000,30000,40000]
+                                     [--rates 1000,5000,10000,15000,20000,25000,30000,40000,50000]
 
 For each offered rate (events/s over all attributes) it checks zero loss into
 both sinks (MQTT subscriber count and InfluxDB point count equal to what the
@@ -104,8 +104,12 @@ class Line:
         return self.proc.stdout.readline().split()
 
     def stop(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+        self.proc.stdin.close()  # the helper ends (and stops its own children) at end of input
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
 
 
 def burst(tango_host: str, sources: int, rate: float, seconds: float) -> tuple[int, float]:
@@ -136,12 +140,41 @@ def bridge_health(tmp: Path) -> dict:
         return {}
 
 
+def count_ceiling(tango_host: str, sources: int, specs: list[str], rates: list[float], seconds: float,
+                  direct: bool) -> float:
+    """Highest lossless rate of a subscriber that only counts (same sources, same steps)."""
+    env = process.tango_env(tango_host)
+    env["TANGO_EVENT_BUFFER_HWM"] = "100000"
+    flags = ["--direct"] if direct else []
+    counter = Line([sys.executable, str(ROOT / "bench" / "count_subscriber.py"), *flags, tango_host, *specs], env)
+    name = "direct " if direct else "ceiling"
+    ceiling = 0.0
+    try:
+        time.sleep(2)
+        for rate in rates:
+            before = int(counter.ask()[0])
+            ps = psutil.Process(counter.proc.pid)
+            ps.cpu_percent()
+            sent, took = burst(tango_host, sources, rate, seconds)
+            cpu = ps.cpu_percent()
+            time.sleep(SETTLE_S)
+            got = int(counter.ask()[0]) - before
+            print(f"  {name} offered {rate:>7.0f}/s (achieved {sent / took:,.0f}/s): pushed {sent}, counted {got}, "
+                  f"CPU {cpu:.0f} %{'' if got == sent else '  <- LOSS'}", flush=True)
+            if got != sent:
+                break
+            ceiling = sent / took
+    finally:
+        counter.stop()
+    return ceiling
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--attributes", type=int, default=1000)
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000")
+    parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000,50000")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     per_source = args.attributes // args.sources
@@ -168,12 +201,17 @@ def main() -> None:
             time.sleep(2)
             counter.ask()
             ps = psutil.Process(bridge.pid)
+            counter_ps = psutil.Process(counter.proc.pid)
             results = []
             for rate in rates:
                 influx_before = influx_count(influx.port)
                 ps.cpu_percent()
+                counter_ps.cpu_percent()
+                psutil.cpu_percent()
                 sent, took = burst(database.tango_host, args.sources, rate, args.seconds)
                 cpu = ps.cpu_percent()
+                machine = psutil.cpu_percent() * psutil.cpu_count()
+                counter_cpu = counter_ps.cpu_percent()
                 time.sleep(SETTLE_S)
                 mqtt_count, p50, p99 = counter.ask()
                 archived = influx_count(influx.port) - influx_before
@@ -183,7 +221,8 @@ def main() -> None:
                 results.append((achieved, sent, int(mqtt_count), archived, float(p50), float(p99), cpu, rss, lossless, rate))
                 print(f"  bridge  offered {rate:>7.0f}/s (achieved {achieved:,.0f}/s): pushed {sent}, MQTT {mqtt_count}, "
                       f"InfluxDB {archived}, "
-                      f"MQTT latency p50 {p50} ms p99 {p99} ms, CPU {cpu:.0f} %, RSS {rss:.0f} MiB"
+                      f"MQTT latency p50 {p50} ms p99 {p99} ms, CPU {cpu:.0f} %, RSS {rss:.0f} MiB "
+                      f"(machine {machine:.0f} % of {100 * psutil.cpu_count()} %, MQTT counter {counter_cpu:.0f} %)"
                       f"{'' if lossless else '  <- LOSS'}", flush=True)
                 if not lossless:
                     break
@@ -193,28 +232,10 @@ def main() -> None:
             bridge.wait(timeout=30)
             counter.stop()
         specs = [f"bench/src/{k}:{per_source}" for k in range(args.sources)]
-        env = process.tango_env(database.tango_host)
-        env["TANGO_EVENT_BUFFER_HWM"] = "100000"
-        plain = Line([sys.executable, str(ROOT / "bench" / "count_subscriber.py"), database.tango_host, *specs], env)
-        ceiling = 0.0
         try:
-            time.sleep(2)
-            for rate in rates:
-                before = int(plain.ask()[0])
-                plain_ps = psutil.Process(plain.proc.pid)
-                plain_ps.cpu_percent()
-                sent, took = burst(database.tango_host, args.sources, rate, args.seconds)
-                cpu = plain_ps.cpu_percent()
-                time.sleep(SETTLE_S)
-                got = int(plain.ask()[0]) - before
-                print(f"  ceiling offered {rate:>7.0f}/s (achieved {sent / took:,.0f}/s): pushed {sent}, counted {got}, "
-                      f"CPU {cpu:.0f} %"
-                      f"{'' if got == sent else '  <- LOSS'}", flush=True)
-                if got != sent:
-                    break
-                ceiling = sent / took
+            ceiling = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, direct=False)
+            direct_ceiling = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, direct=True)
         finally:
-            plain.stop()
             for proc in sources:
                 proc.terminate()
                 proc.wait(timeout=15)
@@ -236,8 +257,10 @@ def main() -> None:
             print(f"MQTT latency at {target}/s offered: p50 {r[4]:.2f} ms, p99 {r[5]:.2f} ms (target p99 < {limit:.0f} ms)")
     print(f"archive commit p99: {health.get('archive_commit_p99_ms', float('nan'))} ms")
     print(f"plain pytango counting subscriber, highest lossless rate (ceiling): {ceiling:.0f} events/s")
+    print(f"counting subscriber with the bridge's direct callbacks, highest lossless rate: {direct_ceiling:.0f} events/s")
     if best and ceiling:
-        print(f"ratio bridge / ceiling: {best[0] / ceiling:.2f} (target >= 0.6)")
+        print(f"ratio bridge / ceiling: {best[0] / ceiling:.2f} (target >= 0.6); "
+              f"bridge / direct-callback ceiling: {best[0] / max(direct_ceiling, 1):.2f}")
 
 
 if __name__ == "__main__":

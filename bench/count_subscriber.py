@@ -1,6 +1,10 @@
 """The ceiling: a plain pytango subscriber that only counts change events.
 
-    python bench/count_subscriber.py TANGO_HOST DEVICE:N [DEVICE:N ...]
+    python bench/count_subscriber.py [--direct] TANGO_HOST DEVICE:N [DEVICE:N ...]
+
+--direct hands the events to the counter the way the bridge does
+(devices.subscriptions: no pytango per-event wrappers), for the ceiling of
+that path.
 
 Prints "ready" when subscribed, then the count each time a line arrives on stdin.
 """
@@ -10,6 +14,9 @@ from __future__ import annotations
 import sys
 
 import tango
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+from devices.subscriptions import _call_directly  # noqa: E402
 
 
 class Counter:
@@ -25,7 +32,9 @@ class Counter:
 
 
 def main() -> None:
-    host, specs = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    direct = args[0] == "--direct"
+    host, specs = args[direct], args[direct + 1:]
     counter = Counter()
     proxies = []
     for spec in specs:
@@ -33,7 +42,9 @@ def main() -> None:
         proxy = tango.DeviceProxy(f"tango://{host}/{device}")
         proxies.append(proxy)
         for i in range(int(n)):
-            proxy.subscribe_event(f"a{i}", tango.EventType.CHANGE_EVENT, counter)
+            event_id = proxy.subscribe_event(f"a{i}", tango.EventType.CHANGE_EVENT, counter)
+            if direct and not _call_directly(proxy, event_id, counter):
+                raise SystemExit("this pytango keeps its event callbacks elsewhere")
     print("ready", flush=True)
     for _ in sys.stdin:
         print(counter.count, counter.errors, flush=True)

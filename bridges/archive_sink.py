@@ -40,6 +40,7 @@ class ArchiveSink:
         self._retry_at = 0.0
         self._retry_s = RETRY_MIN_S
         self.available = True
+        self._synced: set[Path] = set()
 
     def submit(self, path: Path, readings: list[Reading]) -> None:
         """A segment was closed by the pipeline (its readings are kept to avoid a re-read)."""
@@ -69,7 +70,16 @@ class ArchiveSink:
             self._wake.wait(wait)
             self._wake.clear()
 
+    def _sync_waiting(self) -> None:
+        """Segments that wait for the archive are fsynced once (a machine crash must not lose them)."""
+        segments = set(self.wal.segments())
+        for path in segments - self._synced:
+            self.wal.sync(path)
+        self._synced = segments
+
     def _drain(self) -> None:
+        if not self.available:
+            self._sync_waiting()
         for path in self.wal.segments():
             if not self.available and time.monotonic() < self._retry_at:
                 return
@@ -83,6 +93,7 @@ class ArchiveSink:
                 except FileNotFoundError:
                     continue
             if not self._write(path, readings):
+                self._sync_waiting()
                 with self._lock:  # keep it for the retry
                     self._batches[path] = readings
                     self._memory_points += len(readings)

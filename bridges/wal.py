@@ -3,9 +3,11 @@ disk before it is published anywhere.
 
 The pipeline appends JSON lines to the open segment with plain ``write``
 calls: the data is in the kernel's page cache the moment ``write`` returns,
-so it survives a ``kill -9`` of the bridge (only a machine crash can lose
-the last unsynced segment; ``rotate`` fsyncs closed segments). A closed
-segment is one archive batch; it is deleted once the archive took it.
+so it survives a ``kill -9`` of the bridge. A closed segment is one archive
+batch; it is deleted once the archive took it, usually milliseconds later.
+A segment that has to wait because the archive is down is fsynced by the
+archive sink's thread (``sync``), never on the pipeline's hot path: a
+machine crash can only lose what the archive was about to take anyway.
 Segments left by a previous run are replayed oldest first; replays are
 idempotent in every archive (same device, attribute and timestamp).
 """
@@ -85,11 +87,12 @@ class WriteAheadLog:
             view = view[written:]
         self._open_points += len(lines)
 
-    def rotate(self) -> Path | None:
+    def rotate(self, sync: bool = False) -> Path | None:
         """Close the open segment; return its final path (None when nothing was open)."""
         if self._fd is None:
             return None
-        os.fsync(self._fd)
+        if sync:
+            os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
         with self._lock:
@@ -99,6 +102,18 @@ class WriteAheadLog:
             self.pending_points += self._open_points
         self._open_points = 0
         return final
+
+    @staticmethod
+    def sync(path: Path) -> None:
+        """Flush a closed segment to the disk (it stays while the archive is down)."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     @property
     def open_points(self) -> int:
@@ -122,4 +137,4 @@ class WriteAheadLog:
             self.pending_points = max(0, self.pending_points - count)
 
     def close(self) -> None:
-        self.rotate()
+        self.rotate(sync=True)

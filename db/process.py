@@ -7,6 +7,7 @@ the PID we started it with (kept in a pid file for detached stations).
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,8 +19,36 @@ class PortTaken(RuntimeError):
     pass
 
 
+LOWEST_PORT = 20000  # below: well-known services and the demo's fixed ports (10000, 1883, 150xx)
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A port nobody listens on now, outside the kernel's ephemeral range.
+
+    A port the kernel hands out as the local end of outgoing connections
+    (the ephemeral range) can be taken by any connect() between choosing it
+    and binding it -- cppTango binds a server's pinned ZMQ event port only at
+    the first subscription, seconds later. Ports below that range are never
+    handed out that way."""
+    low, _ = _ephemeral_range()
+    candidates = range(LOWEST_PORT, low)
+    for _ in range(200 if len(candidates) > 1000 else 0):
+        port = random.choice(candidates)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below the range: any free port
         sock.bind((host, 0))
         return sock.getsockname()[1]
 

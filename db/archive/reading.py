@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -34,6 +35,17 @@ def _escape_string_field(text: str) -> str:
     return text.translate(_STRING_ESCAPES)
 
 
+@functools.lru_cache(maxsize=16384)
+def _series(station: str, device: str, attribute: str, unit: str) -> str:
+    """Measurement and tags of one attribute (the same for all its points: computed once)."""
+    family = device.split("/")[1]
+    tags = (f"{_escape_tag(family)},station={_escape_tag(station)},device={_escape_tag(device)},"
+            f"attribute={_escape_tag(attribute)}")
+    if unit:
+        tags += f",unit={_escape_tag(unit)}"
+    return tags
+
+
 def line_protocol(reading: Reading, station: str) -> str | None:
     """InfluxDB line protocol: measurement = family, tags station/device/attribute/unit,
     ns timestamp. Numbers and booleans go to the float field ``value`` (true = 1.0)
@@ -52,8 +64,4 @@ def line_protocol(reading: Reading, station: str) -> str | None:
         field = f'text="{_escape_string_field(str(value))}"'
     quality = f'quality="{reading.quality}"'
     fields = f"{field},{quality}" if field else quality
-    tags = (f"{_escape_tag(reading.family)},station={_escape_tag(station)},device={_escape_tag(reading.device)},"
-            f"attribute={_escape_tag(reading.attribute)}")
-    if reading.unit:
-        tags += f",unit={_escape_tag(reading.unit)}"
-    return f"{tags} {fields} {reading.ts_ns}"
+    return f"{_series(station, reading.device, reading.attribute, reading.unit)} {fields} {reading.ts_ns}"
