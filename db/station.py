@@ -251,6 +251,10 @@ class ModuleConfig(Strict):
     lv_stable_s: float = Field(default=2.0, ge=0, le=600, description="LV must read its setpoint this long before HV")
     lv_tolerance_v: float = Field(default=0.05, gt=0, le=10)
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="longest wait for one step")
+    lv_volts: float | None = Field(default=None, ge=0, le=100,
+                                   description="LV voltage_setpoint written before the LV On (none: keep the channel's)")
+    lv_current_limit: float | None = Field(default=None, gt=0, le=100,
+                                           description="LV current_limit written before the LV On, A (none: keep it)")
 
 
 class SafetyConfig(Strict):

@@ -15,6 +15,8 @@ import json
 import time
 
 import tango
+import taurus.tauruscustomsettings
+from taurus.core.tango.util import tangoFormatter
 from taurus.external.qt import Qt
 from taurus.qt.qtgui.display import TaurusLabel
 from taurus.qt.qtgui.panel import TaurusForm
@@ -41,11 +43,15 @@ def buffered(widget):
 class StationPanel(Qt.QMainWindow):
     def __init__(self, station: LoadedStation, parent=None):
         super().__init__(parent)
+        # Display values with each attribute's own Tango format (e.g. %.4e for a µA leakage
+        # current), not Taurus's default fixed-point one that shows it as 0.0000 A
+        taurus.tauruscustomsettings.DEFAULT_FORMATTER = tangoFormatter
         self.station = station
         self.host = station.tango_host
         self.classes = known_classes()
         self.devices = [(d.name, d.class_) for _, d in station.station.devices()]
         self.devices += [(d.name, d.class_ or "") for d in station.station.external_devices]
+        self._configured = [d for _, d in station.station.devices()] + list(station.station.external_devices)
         self.setWindowTitle(f"tracker-dcs — station {station.name} ({self.host})")
         self.tabs = Qt.QTabWidget()
         self.setCentralWidget(self.tabs)
@@ -109,11 +115,21 @@ class StationPanel(Qt.QMainWindow):
         return box
 
     # ------------------------------------------------------------ overview
+    def caption(self, device: str, attribute: str) -> str:
+        """What a value is: the station file's label, else the attribute's name."""
+        config = next((d.attributes.get(attribute) for d in self._configured if d.name == device), None)
+        if config is not None and config.label:
+            return config.label
+        return attribute.replace("_", " ")
+
     def _device_row(self, grid: Qt.QGridLayout, row: int, device: str, cls: str, keys: tuple[str, ...]) -> None:
         grid.addWidget(Qt.QLabel(device), row, 0)
         grid.addWidget(self.label(device, "State", state=True), row, 1)
-        for column, attribute in enumerate(keys, start=2):
-            grid.addWidget(self.label(device, attribute), row, column)
+        for column, attribute in enumerate(keys, start=1):
+            caption = Qt.QLabel(self.caption(device, attribute))
+            caption.setAlignment(Qt.Qt.AlignRight | Qt.Qt.AlignVCenter)
+            grid.addWidget(caption, row, 2 * column)
+            grid.addWidget(self.label(device, attribute), row, 2 * column + 1)
 
     def _group(self, title: str, members: list[tuple[str, str, tuple[str, ...]]]) -> Qt.QGroupBox:
         box = Qt.QGroupBox(title)
@@ -125,7 +141,6 @@ class StationPanel(Qt.QMainWindow):
     def _overview(self) -> Qt.QWidget:
         page = Qt.QWidget()
         layout = Qt.QVBoxLayout(page)
-        classes = dict(self.devices)
         shown = set()
         for module in self.station.station.modules:
             members = [(lv, "PowerSupplyChannel", ("voltage", "current")) for lv in module.lv]
@@ -145,7 +160,6 @@ class StationPanel(Qt.QMainWindow):
         if others:
             layout.addWidget(self._group("Other devices", others))
         layout.addStretch(1)
-        del classes
         return page
 
     # --------------------------------------------------------------- forms

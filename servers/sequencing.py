@@ -9,7 +9,8 @@ __all__ = ["Sequence", "SequenceFailed", "find_module", "module_of"]
 
 
 def module_of(config) -> Module:
-    return Module(config.name, tuple(config.lv), config.hv, config.lv_stable_s, config.lv_tolerance_v, config.timeout_s)
+    return Module(config.name, tuple(config.lv), config.hv, config.lv_stable_s, config.lv_tolerance_v, config.timeout_s,
+                  config.lv_volts, config.lv_current_limit)
 
 
 def find_module(station: LoadedStation, name: str) -> Module:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -101,6 +102,16 @@ def test_values_match_a_pytango_client(panel, station):
 
     spin_until(matches, what="the panel's temperature equal to pytango's")
     assert text(panel, HV, "State") == "OFF"
+
+
+def test_values_keep_their_tango_format_and_have_captions(panel, station):
+    # the HV current's format is %.4e: a µA leakage current must not show as 0.0000 A
+    pattern = re.compile(r"^-?\d\.\d{4}e[+-]\d\d A$")
+    spin_until(lambda: pattern.match(text(panel, HV, "current")), what="HV current in its %.4e format")
+    assert float(text(panel, HV, "current").split()[0]) == pytest.approx(proxy(station, HV).current, abs=1e-9)
+    captions = {label.text() for label in panel.tabs.widget(0).findChildren(Qt.QLabel)}
+    # the station file's labels, else the attribute names
+    assert {"HV bias", "Leakage current", "temperature", "humidity", "dew point", "tripped"} <= captions
 
 
 def test_refused_hv_on_shows_the_reason(panel, station):

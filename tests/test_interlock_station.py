@@ -139,8 +139,10 @@ def test_power_on_and_off_in_order_and_alarm_list(station):
     on = cli("power", "on", "demo-module", "-s", path, "--hv", "60")
     assert on.returncode == 0, on.stdout + on.stderr
     steps = [line[3:] for line in on.stdout.splitlines() if line.startswith("ok ")]
+    assert steps.index("LV demo/lv/module1-ch1 setpoint 10.5 V") < steps.index("LV demo/lv/module1-ch1 On")
     assert steps.index("LV demo/lv/module1-ch1 stable") < steps.index("HV demo/hv/module1 setpoint 60 V")
     assert steps[-1] == "HV demo/hv/module1 ramped up"
+    assert proxy(station, LV).voltage == pytest.approx(10.5, abs=0.05)  # the module's lv_volts
     assert proxy(station, HV).voltage == pytest.approx(60, abs=1)
     off = cli("power", "off", "demo-module", "-s", path)
     assert off.returncode == 0, off.stdout + off.stderr

@@ -76,7 +76,8 @@ class SafetyInterlock(Device):
         self._sequence_log: list[str] = []
         try:
             self._modules = {m["name"]: Module(m["name"], tuple(m["lv"]), m["hv"], m.get("lv_stable_s", 2.0),
-                                               m.get("lv_tolerance_v", 0.05), m.get("timeout_s", 120.0))
+                                               m.get("lv_tolerance_v", 0.05), m.get("timeout_s", 120.0),
+                                               m.get("lv_volts"), m.get("lv_current_limit"))
                              for m in json.loads(self.modules)}
         except (ValueError, KeyError, TypeError) as exc:
             self._modules = {}

@@ -30,6 +30,8 @@ class Module:
     lv_stable_s: float = 2.0
     lv_tolerance_v: float = 0.05
     timeout_s: float = 120.0
+    lv_volts: float | None = None  # written to each LV channel's voltage_setpoint before its On
+    lv_current_limit: float | None = None  # written to each LV channel's current_limit before its On
 
 
 @dataclass
@@ -85,6 +87,12 @@ class Sequence:
     def power_on(self) -> None:
         for name in self.module.lv:
             lv = self.proxy(name)
+            if self.module.lv_current_limit is not None:
+                self.step(f"LV {name} current limit {self.module.lv_current_limit:g} A",
+                          lambda lv=lv: lv.write_attribute("current_limit", self.module.lv_current_limit))
+            if self.module.lv_volts is not None:
+                self.step(f"LV {name} setpoint {self.module.lv_volts:g} V",
+                          lambda lv=lv: lv.write_attribute("voltage_setpoint", self.module.lv_volts))
             self.step(f"LV {name} On", lv.On)
             self.step(f"LV {name} ON", lambda lv=lv: self.wait(lv, lambda: lv.state() == tango.DevState.ON, "ON"))
         for name in self.module.lv:
