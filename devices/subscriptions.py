@@ -23,6 +23,8 @@ import tango
 
 log = logging.getLogger("trackerdcs.subscriptions")
 
+DOWN = ("down",)  # a device whose server is not exported now
+
 
 def _call_directly(proxy: tango.DeviceProxy, event_id: int, callback) -> bool:
     """Let cppTango call ``callback.push_event`` itself.
@@ -62,10 +64,19 @@ class EventSubscriptions:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.resubscribed = 0  # how many restarts were handled
+        self._known: dict[str, tuple] = {}  # device -> its server's life when last seen
+        self._add_database: tango.Database | None = None
 
     def add(self, device: str, attribute: str, event_type: tango.EventType, callback) -> None:
         """Subscribe now and keep it; ``callback`` has a ``push_event(event)`` method that never raises."""
         subscription = _Subscription(attribute, event_type, callback)
+        with self._lock:
+            first = device not in self._by_device
+        if first:  # the server's life now: when it changes (up, restarted) the watcher subscribes again
+            life = self._life(device)
+            if life is not None:
+                with self._lock:
+                    self._known[device] = life
         self._subscribe(device, subscription)
         with self._lock:
             self._by_device.setdefault(device, []).append(subscription)
@@ -111,20 +122,41 @@ class EventSubscriptions:
             pass
         subscription.event_id = None
 
+    @staticmethod
+    def _life_of(database: tango.Database, device: str) -> tuple | None:
+        """(server, PID, start date) while the device's server is exported, DOWN while it is not,
+        None when the database does not know the device."""
+        try:
+            info = database.get_device_info(device)
+        except tango.DevFailed:
+            return None
+        return (info.ds_full_name, info.pid, info.started_date) if info.exported else DOWN
+
+    def _life(self, device: str) -> tuple | None:
+        """The same, asked from the subscribing thread (a database call, it never waits for the device)."""
+        try:
+            if self._add_database is None:
+                self._add_database = self._database()
+            return self._life_of(self._add_database, device)
+        except tango.DevFailed:
+            return None
+
     def _lives(self, database: tango.Database) -> dict[str, tuple]:
-        """device -> (server, PID, start date) for the devices whose server is exported now."""
+        """device -> its life, for the devices the database knows; a database that does not
+        answer raises (the whole turn is skipped, nothing is taken as down)."""
+        database.get_info()
         with self._lock:
             devices = list(self._by_device)
         lives = {}
         for device in devices:
-            info = database.get_device_info(device)
-            if info.exported:
-                lives[device] = (info.ds_full_name, info.pid, info.started_date)
+            life = self._life_of(database, device)
+            if life is not None:
+                lives[device] = life
         return lives
 
     def _watch(self) -> None:
         database = None
-        known: dict[str, tuple] = {}
+        known = self._known
         while not self._stop.wait(self.watch_period):
             try:
                 database = database or self._database()
@@ -133,17 +165,30 @@ class EventSubscriptions:
                 log.debug("restart watcher: Tango database not answering: %s", error.args[0].desc.strip())
                 continue
             for device, life in lives.items():
-                before = known.get(device)
-                if before is not None and before != life:
-                    log.warning("%s restarted (server %s, PID %s -> %s): subscribing to its events again",
-                                device, life[0], before[1], life[1])
+                with self._lock:
+                    before = known.get(device)
+                if life is not DOWN and before is not None and before != life:
+                    if before is DOWN:
+                        log.info("%s is up (server %s, PID %s): subscribing to its events", device, life[0], life[1])
+                    else:
+                        log.warning("%s restarted (server %s, PID %s -> %s): subscribing to its events again",
+                                    device, life[0], before[1], life[1])
                     if not self._resubscribe(device):
                         continue  # try again at the next turn
-                known[device] = life
+                with self._lock:
+                    known[device] = life
 
     def _resubscribe(self, device: str) -> bool:
+        """Subscribe a device's events again, once it answers: the database says "exported"
+        a moment before the server takes requests, and a stateless subscription that fails
+        then is only retried by Tango 10 s later."""
         with self._lock:
             subscriptions = list(self._by_device.get(device, ()))
+        try:
+            self._proxy(device).ping()
+        except tango.DevFailed as error:
+            log.debug("%s does not answer yet: %s", device, error.args[0].desc.strip())
+            return False
         try:
             for subscription in subscriptions:
                 if self._stop.is_set():

@@ -7,12 +7,16 @@ moves them.
 
 from __future__ import annotations
 
+import sys
+import textwrap
 import threading
 
 import tango
 from tango.server import Device, attribute, command
 from tango.test_context import DeviceTestContext
 
+from db import process
+from db.tango_database import EmbeddedDatabase
 from devices.subscriptions import EventSubscriptions
 
 from waiting import wait_for
@@ -64,3 +68,61 @@ def test_events_arrive_through_the_direct_callback():
         finally:
             subscriptions.close()
         assert not client.__dict__["_subscribed_events"], "close() unsubscribed"
+
+
+SERVER = textwrap.dedent("""
+    import sys
+    from tango.server import Device, attribute, command, run
+
+    class Pusher(Device):
+        def init_device(self):
+            super().init_device()
+            self.set_change_event("x", True, False)
+            self._x = 0.0
+
+        @attribute(dtype=float)
+        def x(self):
+            return self._x
+
+        @command
+        def Bump(self):
+            self._x += 1.0
+            self.push_change_event("x", self._x)
+
+    run((Pusher,), args=["pusher", *sys.argv[1:]])
+""")
+
+
+def test_a_server_that_comes_up_later_is_subscribed_at_once(tmp_path):
+    """Subscribed while its server is down; the watcher subscribes again when it is exported
+    (Tango's own retry would take up to 10 s, and would not count in ``resubscribed``)."""
+    database = EmbeddedDatabase("127.0.0.1", process.free_port(), tmp_path / "db")
+    db_process = database.start()
+    server = None
+    subscriptions = None
+    try:
+        db = tango.Database("127.0.0.1", database.port)
+        info = tango.DbDevInfo()
+        info.name, info._class, info.server = "test/pusher/1", "Pusher", "pusher/1"
+        db.add_device(info)
+        client = tango.DeviceProxy(f"tango://{database.tango_host}/test/pusher/1")
+        recorder = Recorder()
+        subscriptions = EventSubscriptions(lambda _device: client, lambda: tango.Database("127.0.0.1", database.port),
+                                           watch_period=0.2)
+        subscriptions.add("test/pusher/1", "x", tango.EventType.CHANGE_EVENT, recorder)
+        subscriptions.watch()
+        script = tmp_path / "pusher.py"
+        script.write_text(SERVER)
+        server = process.spawn([sys.executable, str(script), "1", "-ORBendPoint",
+                                f"giop:tcp:127.0.0.1:{process.free_port()}"],
+                               process.tango_env(database.tango_host), tmp_path / "pusher.log")
+        wait_for(lambda: subscriptions.resubscribed >= 1, timeout_s=15, what="subscribed when the server came up")
+        assert subscriptions.direct == 1
+        tango.DeviceProxy(f"tango://{database.tango_host}/test/pusher/1").Bump()
+        wait_for(lambda: 1.0 in recorder.values, timeout_s=5, what="an event from the server that came up")
+    finally:
+        if subscriptions is not None:
+            subscriptions.close()
+        if server is not None:
+            process.stop_pid(server.pid)
+        process.stop_pid(db_process.pid)
