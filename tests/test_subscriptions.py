@@ -1,4 +1,5 @@
-"""devices.subscriptions: events reach the callback without pytango's per-event wrappers.
+"""devices.subscriptions: events reach the callback without pytango's per-event wrappers, and a
+server that comes up after the subscription is subscribed again at once.
 
 The direct path leans on where pytango keeps its callback objects; this test
 fails (instead of the bridge silently slowing down) when a pytango upgrade
@@ -8,11 +9,11 @@ moves them.
 from __future__ import annotations
 
 import sys
-import textwrap
 import threading
+from pathlib import Path
 
 import tango
-from tango.server import Device, attribute, command
+from pusher_server import Pusher
 from tango.test_context import DeviceTestContext
 
 from db import process
@@ -20,22 +21,6 @@ from db.tango_database import EmbeddedDatabase
 from devices.subscriptions import EventSubscriptions
 
 from waiting import wait_for
-
-
-class Pusher(Device):
-    def init_device(self):
-        super().init_device()
-        self.set_change_event("x", True, False)
-        self._x = 0.0
-
-    @attribute(dtype=float)
-    def x(self):
-        return self._x
-
-    @command
-    def Bump(self):
-        self._x += 1.0
-        self.push_change_event("x", self._x)
 
 
 class Recorder:
@@ -70,29 +55,6 @@ def test_events_arrive_through_the_direct_callback():
         assert not client.__dict__["_subscribed_events"], "close() unsubscribed"
 
 
-SERVER = textwrap.dedent("""
-    import sys
-    from tango.server import Device, attribute, command, run
-
-    class Pusher(Device):
-        def init_device(self):
-            super().init_device()
-            self.set_change_event("x", True, False)
-            self._x = 0.0
-
-        @attribute(dtype=float)
-        def x(self):
-            return self._x
-
-        @command
-        def Bump(self):
-            self._x += 1.0
-            self.push_change_event("x", self._x)
-
-    run((Pusher,), args=["pusher", *sys.argv[1:]])
-""")
-
-
 def test_a_server_that_comes_up_later_is_subscribed_at_once(tmp_path):
     """Subscribed while its server is down; the watcher subscribes again when it is exported
     (Tango's own retry would take up to 10 s, and would not count in ``resubscribed``)."""
@@ -111,9 +73,7 @@ def test_a_server_that_comes_up_later_is_subscribed_at_once(tmp_path):
                                            watch_period=0.2)
         subscriptions.add("test/pusher/1", "x", tango.EventType.CHANGE_EVENT, recorder)
         subscriptions.watch()
-        script = tmp_path / "pusher.py"
-        script.write_text(SERVER)
-        server = process.spawn([sys.executable, str(script), "1", "-ORBendPoint",
+        server = process.spawn([sys.executable, str(Path(__file__).with_name("pusher_server.py")), "1", "-ORBendPoint",
                                 f"giop:tcp:127.0.0.1:{process.free_port()}"],
                                process.tango_env(database.tango_host), tmp_path / "pusher.log")
         wait_for(lambda: subscriptions.resubscribed >= 1, timeout_s=15, what="subscribed when the server came up")
