@@ -54,7 +54,11 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
+    """Raise PortTaken when something listens on the port. SO_REUSEADDR as the servers
+    themselves set it: connections of a just-stopped station lingering in TIME_WAIT do
+    not count (``down`` then ``up`` at once must work), a listener does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:
