@@ -25,6 +25,7 @@ from db import alarms
 from db.archive.open import open_reader
 from db.classes import known_classes
 from db.station import LoadedStation
+from db.tango_database import answering
 
 REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget
 TREND_HOURS = 2.0
@@ -65,6 +66,11 @@ class StationPanel(Qt.QMainWindow):
         self._timer = Qt.QTimer(self)
         self._timer.timeout.connect(self.refresh_safety)
         self._timer.start(1000)
+        self.station_up: bool | None = None
+        self._station_timer = Qt.QTimer(self)
+        self._station_timer.timeout.connect(self.check_station)
+        self._station_timer.start(2000)
+        self.check_station()
         self.refresh_safety()
 
     # ------------------------------------------------------------- helpers
@@ -78,6 +84,18 @@ class StationPanel(Qt.QMainWindow):
         widget.setModel(self.model(device, attribute))
         self.labels[self.model(device, attribute)] = widget
         return widget
+
+    def check_station(self) -> None:
+        """Say in the status bar when the station's Tango database does not answer (and when it is back)."""
+        up = answering(self.host, timeout_ms=500)
+        if up == self.station_up:
+            return
+        if not up:
+            self.show_message(f"station {self.station.name} is down: its Tango database {self.host} does not answer "
+                              f"(start it with: trackerdcs up {self.station.path})", error=True)
+        elif self.station_up is False:
+            self.show_message(f"station {self.station.name} is up again ({self.host})")
+        self.station_up = up
 
     def show_message(self, text: str, error: bool = False) -> None:
         self.message.setText(text)

@@ -16,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from taurus.external.qt import Qt  # noqa: E402
 from taurus.qt.qtgui.application import TaurusApplication  # noqa: E402
 
+from db.validation import load_station  # noqa: E402
 from gui.panel import StationPanel  # noqa: E402
 
 from conftest import emulator_control, start_station, write_station  # noqa: E402
@@ -167,3 +168,14 @@ def test_screenshot_command_writes_a_picture(station, tmp_path):
     assert image.width() >= 800 and image.height() >= 600
     colours = {image.pixel(x, y) for x in range(0, image.width(), 37) for y in range(0, image.height(), 23)}
     assert len(colours) > 5, "the screenshot is blank"
+
+
+def test_a_panel_of_a_station_that_is_down_says_so(app, tmp_path):
+    stopped = load_station(write_station(tmp_path))  # nothing started: its Tango database does not answer
+    widget = StationPanel(stopped)
+    try:
+        text = widget.message.text()
+        assert f"station demo is down: its Tango database {stopped.tango_host} does not answer" in text
+        assert f"trackerdcs up {stopped.path}" in text
+    finally:
+        widget.close()
