@@ -36,6 +36,11 @@ TRENDS = {
 }
 
 
+# JSON text attributes, shown decoded in the interlock view instead of in a form: a Taurus label
+# takes braces in a value for a template and logs "Error formatting display"
+JSON_ATTRIBUTES = {"last_trip"}
+
+
 def buffered(widget):
     widget.setEventBufferPeriod(REFRESH_S)
     return widget
@@ -191,7 +196,8 @@ class StationPanel(Qt.QMainWindow):
             form = TaurusForm()
             info = self.classes.get(cls)
             if info is not None:
-                names = ["State", "Status"] + [a for a in info.attributes if a not in ("State", "Status")]
+                names = ["State", "Status"] + [a for a in info.attributes
+                                               if a not in ("State", "Status") and a not in JSON_ATTRIBUTES]
                 form.setModel([self.model(device, a) for a in names])
                 layout.addWidget(self.command_buttons(device, cls))
                 limits = self.limits(device, info)
