@@ -53,6 +53,10 @@ class PollingManager:
     def disconnect(self) -> None:
         """Drop the link after a failure so that the next connect starts afresh."""
 
+    def busy_period(self) -> float | None:
+        """A shorter poll period while the component is busy (e.g. ramping); None: the normal one."""
+        return None
+
     # --- machinery
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"poll-{self.name}", daemon=True)
@@ -111,7 +115,8 @@ class PollingManager:
         while not self._stop.is_set():
             self._cycle()
             if self.connected:
-                period = self.poll_period_s
+                busy = self.busy_period()
+                period = self.poll_period_s if busy is None else min(busy, self.poll_period_s)
             else:
                 period = self._backoff
                 self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)

@@ -1,7 +1,7 @@
 """Component manager of one power-supply channel.
 
-It owns the polling loop, the voltage ramp, trip handling and the reconnect
-backoff; it knows nothing of Tango. The state it reports is always derived
+A PollingManager (polling loop, reconnect backoff) that adds the voltage
+ramp and trip handling; it knows nothing of Tango. The state it reports is always derived
 from what the instrument answered in the last poll, never from what was
 commanded. After a (re)start it reads the instrument and adopts its source
 level as the setpoint: nothing is written to the hardware until a client asks.
@@ -11,24 +11,20 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 
-from devices.drivers.errors import InstrumentError
 from devices.drivers.power_supply import ChannelReadback, PowerSupplyDriver
-from devices.polling import CommandRefused
+from devices.polling import CommandRefused, PollingManager
 from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatus, LimitError, Trip
 
 log = logging.getLogger(__name__)
 
 RAMP_TICK_S = 0.1
 SETTLE_MAX_S = 3.0  # after a ramp, MOVING until the readback follows (at most this long)
-BACKOFF_MIN_S = 0.5
-BACKOFF_MAX_S = 5.0
 
 
-class PowerSupplyChannelManager:
+class PowerSupplyChannelManager(PollingManager):
     def __init__(
         self,
         driver: PowerSupplyDriver,
@@ -39,16 +35,10 @@ class PowerSupplyChannelManager:
         on_update: Callable[[ChannelStatus], None] = lambda status: None,
         name: str = "",
     ):
+        super().__init__(name or f"{driver.model}:{channel}", poll_period_s, on_update)
         self.driver = driver
         self.channel = channel
         self.limits = limits
-        self.poll_period_s = poll_period_s
-        self.on_update = on_update
-        self.name = name or f"{driver.model}:{channel}"
-        self._lock = threading.RLock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._ramp_rate = self._check_ramp_rate(ramp_rate)
         self._target: float | None = None  # None until the instrument was read once
         self._level = 0.0  # last source level commanded or read
@@ -57,23 +47,8 @@ class PowerSupplyChannelManager:
         self._off_after_ramp = False
         self._trip: Trip | None = None
         self._trip_latched = False
-        self._connected = False
-        self._verified = False
-        self._fault = "not connected yet"
-        self._backoff = BACKOFF_MIN_S
         self._last: ChannelReadback | None = None
         self.status = ChannelStatus(ChannelState.INIT, "connecting to the instrument", time.time())
-
-    # ------------------------------------------------------------------ life
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"poll-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
 
     # -------------------------------------------------------------- commands
     def set_voltage_setpoint(self, volts: float) -> None:
@@ -87,15 +62,15 @@ class PowerSupplyChannelManager:
             raise LimitError(
                 f"voltage_setpoint {volts:g} V is below the limit voltage_min = {self.limits.voltage_min:g} V"
             )
-        with self._lock:
-            self._require_link()
+        with self.lock:
+            self.require_link()
             self._target = volts
             if self._last is not None and self._last.output:
                 if not self._trip_latched:
                     self._start_ramp(off_after=False)
             elif self._ramp_rate == 0:
                 self._write_level(volts)  # output off, no ramp: the instrument holds it for On
-        self._wake.set()
+        self.wake()
 
     def set_current_limit(self, amps: float) -> None:
         if not math.isfinite(amps) or amps <= 0:
@@ -105,20 +80,20 @@ class PowerSupplyChannelManager:
                 f"current_limit {amps:g} A is above the limit current_limit_max = "
                 f"{self.limits.current_limit_max:g} A"
             )
-        with self._lock:
-            self._require_link()
-            self._call(self.driver.set_current_limit, self.channel, amps)
-        self._wake.set()
+        with self.lock:
+            self.require_link()
+            self.call(self.driver.set_current_limit, self.channel, amps)
+        self.wake()
 
     def set_ramp_rate(self, volts_per_s: float) -> None:
         rate = self._check_ramp_rate(volts_per_s)
-        with self._lock:
+        with self.lock:
             self._ramp_rate = rate
-        self._wake.set()
+        self.wake()
 
     def on(self) -> None:
-        with self._lock:
-            self._require_link()
+        with self.lock:
+            self.require_link()
             if self._trip_latched:
                 raise CommandRefused("the channel tripped: Reset it before switching On")
             if self._target is None:
@@ -126,13 +101,13 @@ class PowerSupplyChannelManager:
             if not self._last.output:
                 start = 0.0 if self._ramp_rate > 0 else self._target
                 self._write_level(start)
-                self._call(self.driver.set_output, self.channel, True)
+                self.call(self.driver.set_output, self.channel, True)
             self._start_ramp(off_after=False)
-        self._wake.set()
+        self.wake()
 
     def off(self) -> None:
-        with self._lock:
-            self._require_link()
+        with self.lock:
+            self.require_link()
             if self._last is not None and not self._last.output:
                 self._ramping = False
                 return
@@ -140,18 +115,18 @@ class PowerSupplyChannelManager:
                 self._start_ramp(off_after=True, to=0.0)
             else:
                 self._ramping = False
-                self._call(self.driver.set_output, self.channel, False)
-        self._wake.set()
+                self.call(self.driver.set_output, self.channel, False)
+        self.wake()
 
     def reset(self) -> None:
-        with self._lock:
-            self._require_link()
+        with self.lock:
+            self.require_link()
             if self._last is not None and self._last.output and abs(self._level) > 0 and self._ramp_rate > 0:
                 raise CommandRefused("ramp the channel down (Off) before Reset")
-            self._call(self.driver.clear_trip, self.channel)
+            self.call(self.driver.clear_trip, self.channel)
             self._trip_latched = False
             self._ramping = False
-        self._wake.set()
+        self.wake()
 
     @property
     def ramp_rate(self) -> float:
@@ -167,19 +142,8 @@ class PowerSupplyChannelManager:
             raise LimitError(f"ramp_rate {rate:g} V/s is above the limit ramp_rate_max = {self.limits.ramp_rate_max:g} V/s")
         return float(rate)
 
-    def _require_link(self) -> None:
-        if not self._connected:
-            raise CommandRefused(f"the instrument is unreachable: {self._fault}")
-
-    def _call(self, function, *args):
-        try:
-            return function(*args)
-        except InstrumentError as exc:
-            self._lose_link(exc)
-            raise CommandRefused(str(exc)) from exc
-
     def _write_level(self, volts: float) -> None:
-        self._call(self.driver.set_voltage, self.channel, volts)
+        self.call(self.driver.set_voltage, self.channel, volts)
         self._level = volts
 
     def _start_ramp(self, off_after: bool, to: float | None = None) -> None:
@@ -206,66 +170,54 @@ class PowerSupplyChannelManager:
             self._settle_until = time.monotonic() + SETTLE_MAX_S
             if self._off_after_ramp:
                 self._off_after_ramp = False
-                self._call(self.driver.set_output, self.channel, False)
+                self.call(self.driver.set_output, self.channel, False)
 
-    def _lose_link(self, exc: Exception) -> None:
-        if self._connected:
-            log.warning("%s: lost the instrument: %s", self.name, exc)
-        self._connected = False
-        self._verified = False
-        self._ramping = False
-        self._fault = str(exc)
+    # -------------------------------------------------------- polling hooks
+    def disconnect(self) -> None:
+        self._ramping = False  # a ramp does not survive a lost link
 
-    def _connect(self) -> None:
+    def connect(self) -> None:
         self.driver.verify()
         stale = self.driver.drain_errors()
         if stale:
             log.info("%s: cleared stale instrument errors %s", self.name, stale)
-        self._verified = True
-        self._connected = True
-        self._backoff = BACKOFF_MIN_S
-        log.info("%s: instrument reachable", self.name)
 
-    def _poll_once(self) -> None:
-        with self._lock:
-            try:
-                if not self._verified:
-                    self._connect()
-                reading = self.driver.read_channel(self.channel)
-            except InstrumentError as exc:
-                self._lose_link(exc)
-                return
-            self._last = reading
-            if self._target is None:  # first read after start: adopt the instrument's state
-                self._target = reading.voltage_setpoint
-            if not self._ramping:
-                self._level = reading.voltage_setpoint
-            if reading.tripped and not self._trip_latched:
-                self._trip_latched = True
-                self._trip = Trip(time.time(), reading.voltage, reading.current)
-                log.warning("%s: tripped at %.4g V, %.4g A: ramping down", self.name, reading.voltage, reading.current)
-                if reading.output:
-                    try:
-                        if self._ramp_rate > 0:
-                            self._start_ramp(off_after=True, to=0.0)
-                        else:
-                            self._call(self.driver.set_output, self.channel, False)
-                    except CommandRefused:
-                        return
-            if self._ramping:
+    def busy_period(self) -> float | None:
+        return RAMP_TICK_S if self._ramping or time.monotonic() < self._settle_until else None
+
+    def poll(self) -> None:
+        reading = self.driver.read_channel(self.channel)
+        self._last = reading
+        if self._target is None:  # first read after start: adopt the instrument's state
+            self._target = reading.voltage_setpoint
+        if not self._ramping:
+            self._level = reading.voltage_setpoint
+        if reading.tripped and not self._trip_latched:
+            self._trip_latched = True
+            self._trip = Trip(time.time(), reading.voltage, reading.current)
+            log.warning("%s: tripped at %.4g V, %.4g A: ramping down", self.name, reading.voltage, reading.current)
+            if reading.output:
                 try:
-                    self._ramp_step()
+                    if self._ramp_rate > 0:
+                        self._start_ramp(off_after=True, to=0.0)
+                    else:
+                        self.call(self.driver.set_output, self.channel, False)
                 except CommandRefused:
                     return
+        if self._ramping:
+            try:
+                self._ramp_step()
+            except CommandRefused:
+                return
 
-    def _observe(self) -> ChannelStatus:
+    def observe(self) -> ChannelStatus:
         now = time.time()
-        with self._lock:
+        with self.lock:
             reading = self._last
-            if not self._connected:
+            if not self.connected:
                 return ChannelStatus(
                     ChannelState.FAULT,
-                    f"instrument unreachable: {self._fault}; retrying every {self._backoff:.1f} s",
+                    f"instrument unreachable: {self.fault}; retrying every {self.retry_period:.1f} s",
                     now,
                     voltage_setpoint=self._target or 0.0,
                     ramp_rate=self._ramp_rate,
@@ -308,27 +260,3 @@ class PowerSupplyChannelManager:
             return False
         tolerance = max(0.01 * abs(self._level), 0.05)
         return abs(reading.voltage - self._level) > tolerance
-
-    def _run(self) -> None:
-        next_poll = 0.0
-        while not self._stop.is_set():
-            now = time.monotonic()
-            busy = self._ramping or time.monotonic() < self._settle_until
-            if now >= next_poll or busy:
-                self._poll_once()
-                self.status = self._observe()
-                try:
-                    self.on_update(self.status)
-                except Exception:  # noqa: BLE001 - a consumer bug must not stop polling
-                    log.exception("%s: update callback failed", self.name)
-                if self._connected:
-                    period = self.poll_period_s
-                else:
-                    period = self._backoff
-                    self._backoff = min(self._backoff * 2, BACKOFF_MAX_S)
-                next_poll = time.monotonic() + period
-            busy = self._ramping or time.monotonic() < self._settle_until
-            wait = RAMP_TICK_S if busy else max(0.0, next_poll - time.monotonic())
-            if self._wake.wait(wait):
-                self._wake.clear()
-                next_poll = 0.0
