@@ -40,6 +40,7 @@ class ArchiveSink:
         self._retry_at = 0.0
         self._retry_s = RETRY_MIN_S
         self.available = True
+        self.errors = 0  # unexpected failures of a write (counted in the bridge's pipeline errors)
         self._synced: set[Path] = set()
 
     def submit(self, path: Path, readings: list[Reading]) -> None:
@@ -51,8 +52,12 @@ class ArchiveSink:
         self._wake.set()
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="archive-sink", daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
@@ -111,7 +116,11 @@ class ArchiveSink:
             path.replace(aside / path.name)
             self.wal.forget(len(readings))
             return True
-        except ArchiveUnavailable as exc:
+        except Exception as exc:  # ArchiveUnavailable; anything else is a bug, kept and retried like an outage
+            if not isinstance(exc, ArchiveUnavailable):
+                self.errors += 1
+                if self.errors == 1:
+                    log.error("archive write failed unexpectedly; keeping the batch and retrying", exc_info=exc)
             if self.available:
                 log.warning("archive unavailable, keeping batches in %s: %s", self.wal.folder, exc)
             self.available = False

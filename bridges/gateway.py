@@ -17,21 +17,25 @@ import math
 import queue
 import threading
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import tango
 
+from bridges.requests import MAX_STRING, Request, RequestError, check_string, parse_request, peek_id, reply_payload
+
 log = logging.getLogger("trackerdcs.bridge.gateway")
 
-_NUMERIC = {tango.CmdArgType.DevDouble, tango.CmdArgType.DevFloat}
-_INTEGER = {tango.CmdArgType.DevShort, tango.CmdArgType.DevLong, tango.CmdArgType.DevLong64,
-            tango.CmdArgType.DevUShort, tango.CmdArgType.DevULong, tango.CmdArgType.DevULong64,
-            tango.CmdArgType.DevUChar}
-
-
-class RequestError(ValueError):
-    """A request refused before (or by) Tango; the message goes back to the requester."""
+_NUMERIC = {tango.CmdArgType.DevDouble: 1.7976931348623157e308, tango.CmdArgType.DevFloat: 3.4028234663852886e38}
+_INTEGER = {  # type -> (lowest, highest)
+    tango.CmdArgType.DevShort: (-2**15, 2**15 - 1), tango.CmdArgType.DevUShort: (0, 2**16 - 1),
+    tango.CmdArgType.DevLong: (-2**31, 2**31 - 1), tango.CmdArgType.DevULong: (0, 2**32 - 1),
+    tango.CmdArgType.DevLong64: (-2**63, 2**63 - 1), tango.CmdArgType.DevULong64: (0, 2**64 - 1),
+    tango.CmdArgType.DevUChar: (0, 255),
+}
+MQTT_TOPIC_MAX = 65535  # bytes (MQTT 3.1.1, 1.5.3)
 
 
 @dataclass(frozen=True)
@@ -41,29 +45,36 @@ class Permissions:
     limits: dict  # attribute -> (min, max) from the station file
 
 
-def _reject_constant(name: str):
-    raise RequestError(f"malformed JSON: {name} is not a number JSON allows")
+def _brief(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 def _check_type(what: str, data_type, value):
+    """The value converted for Tango, or a RequestError naming what was expected."""
+    got = f"{type(value).__name__} {_brief(value)}"
     if data_type == tango.CmdArgType.DevBoolean:
         if not isinstance(value, bool):
-            raise RequestError(f"{what} expects true or false, got {type(value).__name__} {value!r}")
+            raise RequestError(f"{what} expects true or false, got {got}")
         return value
     if data_type in _NUMERIC:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise RequestError(f"{what} expects a number, got {type(value).__name__} {value!r}")
-        if not math.isfinite(value):
-            raise RequestError(f"{what} expects a finite number")
-        return float(value)
+            raise RequestError(f"{what} expects a number, got {got}")
+        value = float(value)
+        if not math.isfinite(value) or abs(value) > _NUMERIC[data_type]:
+            raise RequestError(f"{what} expects a finite number within the range of a {data_type}")
+        return value
     if data_type in _INTEGER:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RequestError(f"{what} expects an integer, got {type(value).__name__} {value!r}")
+            raise RequestError(f"{what} expects an integer, got {got}")
+        low, high = _INTEGER[data_type]
+        if not low <= value <= high:
+            raise RequestError(f"{what} expects an integer in [{low}, {high}] ({data_type}), got {value}")
         return value
     if data_type == tango.CmdArgType.DevString:
         if not isinstance(value, str):
-            raise RequestError(f"{what} expects a string, got {type(value).__name__} {value!r}")
-        return value
+            raise RequestError(f"{what} expects a string, got {got}")
+        return check_string(what, value, MAX_STRING)
     raise RequestError(f"{what} has a type the gateway does not accept over MQTT ({data_type})")
 
 
@@ -75,8 +86,13 @@ def _limit(text: str) -> float | None:
 
 
 class CommandGateway:
+    """Requests are queued by the network thread and handled one at a time on the gateway thread.
+    A request never kills that thread: a failure is refused, counted in ``errors`` and logged
+    (the first time with its traceback)."""
+
     def __init__(self, connection, prefix: str, tango_host: str, permissions: dict[str, Permissions],
-                 audit_file: Path, max_payload: int = 4096, timeout_ms: int = 3000):
+                 audit_file: Path, max_payload: int = 4096, timeout_ms: int = 3000,
+                 proxy_factory: Callable[[str], tango.DeviceProxy] | None = None, max_queue: int = 1000):
         self.connection = connection
         self.prefix = prefix
         self.tango_host = tango_host
@@ -84,11 +100,14 @@ class CommandGateway:
         self.audit_file = Path(audit_file)
         self.max_payload = max_payload
         self.timeout_ms = timeout_ms
-        self.requests: queue.Queue = queue.Queue(maxsize=1000)
+        self._make_proxy = proxy_factory or (lambda device: tango.DeviceProxy(f"tango://{tango_host}/{device}"))
+        self.requests: queue.Queue = queue.Queue(maxsize=max_queue)
         self._proxies: dict[str, tango.DeviceProxy] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.handled = 0
+        self.errors = 0  # requests that failed inside the gateway (a bug), not refusals
+        self._logged: set[tuple] = set()
 
     # ---------------------------------------------------------------- wiring
     def subscriptions(self) -> list[str]:
@@ -100,14 +119,26 @@ class CommandGateway:
             self.connection.client.subscribe(topic, qos=1)
 
     def on_message(self, client, userdata, message) -> None:  # network loop thread: enqueue only
+        topic, payload = message.topic, bytes(message.payload)
+        if message.retain:
+            # a retained request was stored by the broker and is replayed to every new subscription:
+            # acting on it would undo what happened since (a bridge restart would set an old setpoint again)
+            self._reply(topic, peek_id(payload, self.max_payload),
+                        "retained request ignored: a request acts only when it is fresh "
+                        "(publish requests without the retain flag; clear this one with an empty retained message)")
+            return
         try:
-            self.requests.put_nowait((message.topic, bytes(message.payload)))
+            self.requests.put_nowait((topic, payload))
         except queue.Full:
-            self._reply(message.topic, None, "the gateway is busy; request dropped, retry later")
+            self._reply(topic, peek_id(payload, self.max_payload), "the gateway is busy; request dropped, retry later")
 
     def start(self) -> None:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="mqtt-gateway", daemon=True)
         self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()
@@ -124,70 +155,56 @@ class CommandGateway:
 
     # -------------------------------------------------------------- handling
     def handle(self, topic: str, payload: bytes) -> None:
+        """Handle one request and reply to it, whatever it holds."""
         request_id = None
         try:
-            kind, device, name = self._parse_topic(topic)
-            value, request_id, client = self._parse_payload(payload)
-            allowed = self.permissions.get(device)
-            if allowed is None:
-                raise RequestError(f"unknown device {device!r}")
-            if kind == "set":
-                if name not in allowed.write:
-                    raise RequestError(f"writing {device}/{name} is not allowed over MQTT "
-                                       f"(allowed: {', '.join(sorted(allowed.write)) or 'nothing'})")
-                self._write(device, name, value, client)
-            else:
-                if name not in allowed.commands:
-                    raise RequestError(f"command {device}/{name} is not allowed over MQTT "
-                                       f"(allowed: {', '.join(sorted(allowed.commands)) or 'none'})")
-                self._command(device, name, value, client)
+            request = parse_request(self.prefix, topic, payload, self.max_payload)
+            request_id = request.id
+            self._authorised(request)
         except RequestError as exc:
-            self._reply(topic, request_id, str(exc))
+            self._reply(topic, request_id if request_id is not None else peek_id(payload, self.max_payload), str(exc))
+        except Exception as exc:  # a bug: refuse, count, log; the thread goes on
+            self._internal_error(topic, peek_id(payload, self.max_payload), exc)
         else:
             self._reply(topic, request_id, None)
         finally:
             self.handled += 1
 
-    def _parse_topic(self, topic: str) -> tuple[str, str, str]:
-        parts = topic.split("/")
-        if len(parts) == 6 and parts[0] == self.prefix and parts[5] == "set":
-            return "set", "/".join(parts[1:4]).lower(), parts[4]
-        if len(parts) == 6 and parts[0] == self.prefix and parts[4] == "cmd":
-            return "cmd", "/".join(parts[1:4]).lower(), parts[5]
-        raise RequestError(f"not a request topic: {topic}")
+    def _authorised(self, request: Request) -> None:
+        device, name = request.device, request.name
+        allowed = self.permissions.get(device)
+        if allowed is None:
+            raise RequestError(f"unknown device {device!r}")
+        if request.kind == "set":
+            if name not in allowed.write:
+                raise RequestError(f"writing {device}/{name} is not allowed over MQTT "
+                                   f"(allowed: {', '.join(sorted(allowed.write)) or 'nothing'})")
+            self._write(device, name, request.value, request.client)
+        else:
+            if name not in allowed.commands:
+                raise RequestError(f"command {device}/{name} is not allowed over MQTT "
+                                   f"(allowed: {', '.join(sorted(allowed.commands)) or 'none'})")
+            self._command(device, name, request.value, request.client)
 
-    def _parse_payload(self, payload: bytes):
-        if len(payload) > self.max_payload:
-            raise RequestError(f"payload too large: {len(payload)} bytes (limit {self.max_payload})")
-        try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RequestError("payload is not UTF-8 text") from None
-        if not text.strip():
-            return None, None, None
-        try:
-            data = json.loads(text, parse_constant=_reject_constant)
-        except json.JSONDecodeError as exc:
-            raise RequestError(f"malformed JSON: {exc.msg} at position {exc.pos}") from None
-        if isinstance(data, dict):
-            unknown = set(data) - {"value", "id", "client"}
-            if unknown:
-                raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))} (use value, id, client)")
-            client = data.get("client")
-            return data.get("value"), data.get("id"), str(client)[:100] if client is not None else None
-        return data, None, None
+    def _internal_error(self, topic: str, request_id, exc: Exception) -> None:
+        self.errors += 1
+        where = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+        signature = (type(exc).__name__, *(f"{f.filename}:{f.lineno}" for f in where))
+        if signature not in self._logged:  # each kind of failure once with its traceback, then only counted
+            self._logged.add(signature)
+            log.error("request on %.200s failed inside the gateway", topic, exc_info=exc)
+        self._reply(topic, request_id, f"internal error of the gateway ({type(exc).__name__}); the request was not carried out")
 
     def _proxy(self, device: str) -> tango.DeviceProxy:
         proxy = self._proxies.get(device)
         if proxy is None:
             try:
-                proxy = tango.DeviceProxy(f"tango://{self.tango_host}/{device}")
+                proxy = self._make_proxy(device)
                 proxy.set_timeout_millis(self.timeout_ms)
             except tango.DevFailed as exc:
                 raise RequestError(f"device {device} unreachable: {exc.args[0].desc.strip()}") from None
             self._proxies[device] = proxy
         return proxy
-
     def _write(self, device: str, attribute: str, value, client) -> None:
         proxy = self._proxy(device)
         target = f"{device}/{attribute}"
@@ -244,17 +261,13 @@ class CommandGateway:
         self._audit(client, target, "command", None, argument, "ok")
 
     def _reply(self, topic: str, request_id, error: str | None) -> None:
-        body = {"ok": error is None}
-        if error is not None:
-            body["error"] = error
-        if request_id is not None:
-            body["id"] = request_id
-        try:
-            payload = json.dumps(body)
-        except (TypeError, ValueError):
-            body["id"] = str(request_id)
-            payload = json.dumps(body)
-        self.connection.post(f"{topic}/reply", payload, qos=1, retain=False)
+        payload = reply_payload(error, request_id)
+        reply_topic = f"{topic}/reply"
+        if len(reply_topic.encode("utf-8", "surrogatepass")) > MQTT_TOPIC_MAX:
+            # no reply topic can be made of it: say so on the bridge's own topic instead
+            reply_topic = f"{self.prefix}/$bridge/rejected"
+            payload = json.dumps({**json.loads(payload), "topic": topic[:200]}, ensure_ascii=True)
+        self.connection.post(reply_topic, payload, qos=1, retain=False)
 
     def _audit(self, client, target: str, action: str, old, new, result: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",

@@ -92,6 +92,7 @@ class MqttConnection:
         self._on_connect = on_connect
         self.outbox: collections.deque[tuple[str, bytes | str, int, bool]] = collections.deque()
         self.connected = False
+        self.refused = 0  # posted messages paho would not send (counted in the bridge's pipeline errors)
         self._retry_at = 0.0
         self._retry_s = RECONNECT_MIN_S
         self._started = False
@@ -144,7 +145,11 @@ class MqttConnection:
             self._reconnect()
         while self.outbox and self.connected:
             topic, payload, qos, retain = self.outbox.popleft()
-            client.publish(topic, payload, qos=qos, retain=retain)
+            try:
+                client.publish(topic, payload, qos=qos, retain=retain)
+            except (ValueError, TypeError) as exc:  # paho refuses the message itself (topic too long, bad payload)
+                self.refused += 1
+                log.error("MQTT message on %.200s refused by paho and dropped: %s", topic, exc)
         rc = client.loop(timeout=timeout_s)
         if rc != mqtt.MQTT_ERR_SUCCESS:
             self.connected = False

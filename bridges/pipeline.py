@@ -49,6 +49,7 @@ class Pipeline:
         self._thread: threading.Thread | None = None
         self.alarm_file: Path | None = None
         self.in_alarm: set[tuple[str, str]] = set()  # attributes whose last quality was ALARM
+        self._logged: set[tuple] = set()
 
     # Tango event thread: enqueue only
     def offer(self, reading: Reading, route: int) -> None:
@@ -65,6 +66,9 @@ class Pipeline:
         self._thread = threading.Thread(target=self._run, name="pipeline", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -75,44 +79,73 @@ class Pipeline:
         idle_since = time.monotonic()
         while True:
             stopping = self._stop.is_set()
-            if self.mqtt.republish_requested.is_set():
-                self.mqtt.republish_requested.clear()
-                self.mqtt.republish_all()
-            chunk = []
-            while queue and len(chunk) < 20_000:
-                chunk.append(queue.popleft())
-            if chunk:
-                self._forward(chunk)
-                idle_since = time.monotonic()
-            batch = self._batch
-            if batch and (len(batch) >= self.batch_size or stopping
-                          or time.monotonic() - self._batch_started >= self.flush_interval_s):
-                self._close_batch()
-            if stopping and not queue:
-                if self._batch:
+            try:
+                if self.mqtt.republish_requested.is_set():
+                    self.mqtt.republish_requested.clear()
+                    self.mqtt.republish_all()
+                chunk = []
+                while queue and len(chunk) < 20_000:
+                    chunk.append(queue.popleft())
+                if chunk:
+                    self._forward(chunk)
+                    idle_since = time.monotonic()
+                batch = self._batch
+                if batch and (len(batch) >= self.batch_size or stopping
+                              or time.monotonic() - self._batch_started >= self.flush_interval_s):
                     self._close_batch()
-                return
-            if chunk:
-                self.connection.service(0)
-            else:
-                self.connection.service(0.0005 if time.monotonic() - idle_since < 1.0 else 0.005)
+                if stopping and not queue:
+                    if self._batch:
+                        self._close_batch()
+                    return
+                if chunk:
+                    self.connection.service(0)
+                else:
+                    self.connection.service(0.0005 if time.monotonic() - idle_since < 1.0 else 0.005)
+            except Exception as exc:  # a bug or a full disk: counted and logged, the loop goes on
+                self._failed("pipeline step", exc)
+                if stopping:
+                    return
+                time.sleep(0.1)
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        self.stats.pipeline_errors += 1
+        signature = (what, type(exc).__name__)
+        if signature not in self._logged:
+            self._logged.add(signature)
+            log.error("%s failed (logged once; later ones are counted in pipeline_errors)", what, exc_info=exc)
 
     def _forward(self, chunk: list[tuple[Reading, int]]) -> None:
         batch = self._batch
         if not batch:
             self._batch_started = time.monotonic()
-        lines = [encode(reading) for reading, route in chunk if route & TO_ARCHIVE]
-        if lines:
-            batch.extend(reading for reading, route in chunk if route & TO_ARCHIVE)
-            self.wal.append(lines)  # on disk before anyone sees it on MQTT
+        archived = [reading for reading, route in chunk if route & TO_ARCHIVE]
+        if archived:
+            try:
+                lines = [encode(reading) for reading in archived]
+                self.wal.append(lines)  # on disk before anyone sees it on MQTT
+            except Exception:
+                # not on disk: nothing of the chunk goes anywhere yet; it is taken again next turn
+                self.queue.extendleft(reversed(chunk))
+                raise
+            batch.extend(archived)
         if self.alarm_file is not None:
-            self._watch_alarms(chunk)
+            try:
+                self._watch_alarms(chunk)
+            except Exception as exc:
+                self._failed("alarm record", exc)
         message = self.mqtt.message
-        messages = [message(reading) for reading, route in chunk if route & TO_MQTT]
+        messages = []
+        last = None
+        for reading, route in chunk:
+            if route & TO_MQTT:
+                try:
+                    messages.append(message(reading))
+                    last = reading
+                except Exception as exc:  # one reading that cannot be put into a message
+                    self._failed("MQTT message of a reading", exc)
         if messages:
             self.connection.publish_retained(messages, self.mqtt.qos)
             self.stats.published += len(messages)
-            last = next(reading for reading, route in reversed(chunk) if route & TO_MQTT)
             self.stats.mqtt_lag_ms = max(0.0, time.time() * 1e3 - last.ts_ns / 1e6)
 
     def _watch_alarms(self, chunk: list[tuple[Reading, int]]) -> None:
@@ -128,6 +161,20 @@ class Pipeline:
                 self.in_alarm.discard(key)
                 alarms.append(self.alarm_file, {"source": "attribute", "id": f"{reading.device}/{reading.attribute}",
                                                 "event": "cleared", "values": {"value": reading.value}})
+
+    def save_queued(self) -> None:
+        """After the thread stopped: archive-bound readings still queued go to the write-ahead log,
+        so that the next run archives them."""
+        if self.alive():
+            return
+        chunk = list(self.queue)
+        self.queue.clear()
+        lines = [encode(reading) for reading, route in chunk if route & TO_ARCHIVE]
+        if lines:
+            self.wal.append(lines)
+            self._batch.extend(reading for reading, route in chunk if route & TO_ARCHIVE)
+        if self._batch:
+            self._close_batch()
 
     def _close_batch(self) -> None:
         path = self.wal.rotate()

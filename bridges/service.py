@@ -29,6 +29,11 @@ from db.station import LoadedStation
 
 log = logging.getLogger("trackerdcs.bridge")
 
+RESTARTS_ALLOWED = 5  # thread restarts within RESTART_WINDOW_S; beyond, the process exits and the launcher restarts it
+RESTART_WINDOW_S = 300.0
+DEGRADED_AFTER_ERROR_S = 60.0  # health says degraded this long after an error was counted
+EXIT_UNRECOVERABLE = 70
+
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
@@ -61,6 +66,12 @@ class Bridge:
         self._alarm_events: list[dict] = []
         self._stop = threading.Event()
         self.health_file = station.data_dir / "run" / "bridge-health.json"
+        self.exit_code = 0
+        self._restarts: list[tuple[float, str]] = []  # (time, reason) of each thread restart
+        self._thread_errors: dict[str, str] = {}  # thread name -> the exception that ended it
+        self._errors_seen = (0, 0)
+        self._last_error_at = 0.0
+        self._components = {"pipeline": self.pipeline, "mqtt-gateway": self.gateway, "archive-sink": self.archive}
 
     def permissions(self) -> dict[str, Permissions]:
         result = {}
@@ -99,7 +110,48 @@ class Bridge:
         self.gateway.subscribe()
         self.mqtt.republish_requested.set()
 
+    def _thread_died(self, args) -> None:  # threading.excepthook
+        name = args.thread.name if args.thread is not None else "?"
+        self._thread_errors[name] = f"{args.exc_type.__name__}: {args.exc_value}"
+        log.error("thread %s ended by an exception", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+    def supervise(self) -> None:
+        """Start again any of the bridge's threads that ended; exit (for the launcher to restart
+        the process) when they keep ending."""
+        now = time.monotonic()
+        for name, component in self._components.items():
+            if component.alive() or self._stop.is_set():
+                continue
+            reason = f"{name} thread ended ({self._thread_errors.pop(name, 'no exception')})"
+            self._restarts = [r for r in self._restarts if now - r[0] < RESTART_WINDOW_S] + [(now, reason)]
+            if len(self._restarts) > RESTARTS_ALLOWED:
+                log.critical("%s; %d restarts within %.0f s: exiting so that the launcher restarts the bridge",
+                             reason, len(self._restarts) - 1, RESTART_WINDOW_S)
+                self.exit_code = EXIT_UNRECOVERABLE
+                self.request_stop()
+                return
+            log.error("%s; starting it again", reason)
+            component.start()
+
+    def errors(self) -> tuple[int, int]:
+        """(gateway errors, pipeline errors) so far."""
+        return (self.gateway.errors,
+                self.stats.pipeline_errors + self.connection.refused + self.archive.errors)
+
+    def condition(self) -> tuple[str, str]:
+        """("ok" | "degraded", why)."""
+        now = time.monotonic()
+        errors = self.errors()
+        if errors != self._errors_seen:
+            self._errors_seen, self._last_error_at = errors, now
+        reasons = [reason for at, reason in self._restarts if now - at < RESTART_WINDOW_S]
+        if self._last_error_at and now - self._last_error_at < DEGRADED_AFTER_ERROR_S:
+            reasons.append(f"errors counted in the last {DEGRADED_AFTER_ERROR_S:.0f} s "
+                           f"(gateway {errors[0]}, pipeline {errors[1]}; see bridge.log)")
+        return ("degraded", "; ".join(reasons)) if reasons else ("ok", "")
+
     def start(self) -> None:
+        threading.excepthook = self._thread_died
         self.archive.start()
         self.pipeline.start()
         self.gateway.start()
@@ -109,10 +161,15 @@ class Bridge:
         self.source.subscribe(targets, self.pipeline.offer)
         log.info("bridge up: %d subscriptions in %.2f s, archive %s, MQTT %s:%d", len(targets),
                  time.monotonic() - started, self.station.station.bridge.archive.backend, host, port)
+        self.report_health()  # the launcher waits for this first report: from here on every event is archived
 
     def health(self) -> dict:
         s = self.stats
+        condition, reason = self.condition()
+        gateway_errors, pipeline_errors = self.errors()
         return {
+            "status": condition, "reason": reason, "gateway_errors": gateway_errors, "pipeline_errors": pipeline_errors,
+            "thread_restarts": len(self._restarts),
             "events_in": s.events_in, "event_errors": s.event_errors, "archived": s.archived,
             "archive_rejected": s.archive_rejected, "spooled": self.wal.pending_points + self.wal.open_points,
             "published": s.published, "dropped": s.dropped, "queue": self.pipeline.depth,
@@ -141,17 +198,23 @@ class Bridge:
                                      default=str)
                 self.connection.post(f"{prefix}/$alarms/{record.source}/{record.id}", payload, qos=1, retain=True)
 
+    def report_health(self) -> None:
+        """The health counters to dcs/$bridge/health and to <data_dir>/run/bridge-health.json."""
+        payload = json.dumps(self.health())
+        self.connection.post(f"{self.station.station.bridge.mqtt.topic_prefix}/$bridge/health", payload, qos=0, retain=True)
+        temp = self.health_file.with_suffix(".tmp")
+        temp.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(payload)
+        temp.replace(self.health_file)
+
     def run(self) -> None:
-        prefix = self.station.station.bridge.mqtt.topic_prefix
         while not self._stop.wait(1.0):
-            self.publish_alarms()
-            health = self.health()
-            payload = json.dumps(health)
-            self.connection.post(f"{prefix}/$bridge/health", payload, qos=0, retain=True)
-            temp = self.health_file.with_suffix(".tmp")
-            temp.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_text(payload)
-            temp.replace(self.health_file)
+            self.supervise()
+            for step in (self.publish_alarms, self.report_health):
+                try:
+                    step()
+                except Exception:  # e.g. a full disk: logged, tried again next second
+                    log.exception("%s failed", step.__name__)
 
     def request_stop(self) -> None:
         self._stop.set()
@@ -160,6 +223,7 @@ class Bridge:
         self.source.close()
         self.gateway.stop()
         self.pipeline.stop()
+        self.pipeline.save_queued()  # what a dead pipeline thread left in memory goes to the write-ahead log
         self.archive.stop()
         self.wal.close()
         self.connection.close()
@@ -179,4 +243,4 @@ def run_bridge(station: LoadedStation) -> int:
         bridge.run()
     finally:
         bridge.stop()
-    return 0
+    return bridge.exit_code

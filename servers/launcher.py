@@ -36,6 +36,7 @@ log = logging.getLogger("trackerdcs.launcher")
 BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
+BRIDGE_READY_S = 30.0
 
 
 class LaunchError(RuntimeError):
@@ -225,9 +226,28 @@ class StationLauncher:
                 if not broker.running() or time.monotonic() > deadline:
                     raise LaunchError(f"the embedded MQTT broker ({kind}) did not start; see {broker.log_file}")
                 time.sleep(0.05)
+        health = run_dir(self.station) / "bridge-health.json"
+        health.unlink(missing_ok=True)  # a report of an earlier run must not count as this bridge's
         bridge = Child("bridge", [sys.executable, "-m", "bridges", str(self.station.path)],
                        process.tango_env(self.station.tango_host), self.log_dir / "bridge.log")
         self._launch(bridge)
+        self._wait_bridge(bridge, health, time.monotonic() + BRIDGE_READY_S)
+
+    @staticmethod
+    def _wait_bridge(bridge: Child, health: Path, deadline: float) -> None:
+        """Until the bridge's first health report: it is written once every subscription is made,
+        so the station is not called up while events would still go unarchived."""
+        while True:
+            try:
+                if json.loads(health.read_text()).get("pid") == bridge.pid:
+                    return
+            except (OSError, ValueError):
+                pass
+            if not bridge.running():
+                raise LaunchError(f"the bridge exited with code {bridge.proc.returncode} while starting; see {bridge.log_file}")
+            if time.monotonic() > deadline:
+                raise LaunchError(f"the bridge made no health report within {BRIDGE_READY_S:.0f} s; see {bridge.log_file}")
+            time.sleep(0.05)
 
     def _launch(self, child: Child) -> None:
         child.start()
