@@ -7,6 +7,7 @@ so one pass reports everything that is wrong.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,9 @@ from pydantic import ValidationError
 
 from db.classes import ClassInfo, known_classes
 from db.station import RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
-from db.yaml_source import YamlDocument, YamlSyntaxError, load_yaml
+from db.yaml_source import MAX_CHARS, YamlDocument, YamlSyntaxError, load_yaml
 from devices.catalog import MODEL_CHANNELS
+from devices.property_checks import property_problems
 from devices.safety.rules import RuleError, parse_rules
 from devices.sim.catalog import EMULATORS
 
@@ -31,8 +33,6 @@ _ORDER = [
     ("max_warning", "max_alarm"),
     ("max_alarm", "max_value"),
 ]
-# device-property pairs that must be ordered, per class
-_PROPERTY_ORDER = {"PowerSupplyChannel": [("voltage_min", "voltage_max")]}
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,8 @@ class _Checker:
         if not isinstance(data, dict):
             self.add((), "a station file is a mapping with 'station', 'servers', ...")
             return self.problems
+        self._finite(data, ())
+        self._data_dir(data)
         station = data.get("station")
         instruments = data.get("instruments") if isinstance(data.get("instruments"), dict) else {}
         self._instruments(instruments)
@@ -128,7 +130,7 @@ class _Checker:
                 info = self._device_class(device.get("class"), path)
                 self._device_instrument(device, info, path, instruments, name, instrument_server, channels_used)
                 if info is not None:
-                    self._device_properties(device.get("properties"), info, path)
+                    self._device_properties(device.get("properties", {}), info, path)
                     self._device_attributes(device.get("attributes"), info, path)
                     self._device_mqtt(device.get("mqtt"), info, path)
         externals = data.get("external_devices") if isinstance(data.get("external_devices"), list) else []
@@ -140,11 +142,31 @@ class _Checker:
         self._modules(data, servers)
         return self.problems
 
+    def _finite(self, value, path: tuple) -> None:
+        """Infinity and NaN mean nothing anywhere in a station file (a NaN limit or threshold compares false)."""
+        if isinstance(value, float) and not math.isfinite(value):
+            self.add(path, f"must be a finite number, not {value!r}")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                self._finite(item, path + (key,))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                self._finite(item, path + (i,))
+
+    def _data_dir(self, data) -> None:
+        data_dir = data.get("data_dir")
+        if not isinstance(data_dir, str):
+            return
+        try:
+            data_dir.format(station="x")
+        except (KeyError, IndexError, ValueError) as exc:
+            self.add(("data_dir",), f"{data_dir!r} has a placeholder other than {{station}} ({exc})")
+
     def _modules(self, data, servers) -> None:
         modules = data.get("modules")
         if not isinstance(modules, list):
             return
-        channels = {str(d.get("name", "")).lower() for s in servers if isinstance(s, dict)
+        channels = {str(d.get("name", "")).lower(): self._with_defaults(d) for s in servers if isinstance(s, dict)
                     for d in (s.get("devices") or []) if isinstance(d, dict) and d.get("class") == "PowerSupplyChannel"}
         names = set()
         for i, module in enumerate(modules):
@@ -158,6 +180,27 @@ class _Checker:
                     if isinstance(device, str) and device.lower() not in channels:
                         where = ("modules", i, key, j) if key == "lv" else ("modules", i, key)
                         self.add(where, f"{device!r} is not a PowerSupplyChannel of this station")
+            for device in module.get("lv") if isinstance(module.get("lv"), list) else []:
+                props = channels.get(str(device).lower())
+                if props is not None:
+                    self._module_setpoints(("modules", i), module, str(device), props)
+
+    def _with_defaults(self, device: dict) -> dict:
+        info = self.classes.get(device.get("class") or "")
+        props = {name: p.default for name, p in info.properties.items()} if info else {}
+        given = device.get("properties")
+        return {**props, **(given if isinstance(given, dict) else {})}
+
+    def _module_setpoints(self, path: tuple, module: dict, device: str, props: dict) -> None:
+        """What `power on` writes to a module's LV channels must be within their limits."""
+        volts, amps = module.get("lv_volts"), module.get("lv_current_limit")
+        low, high, imax = props.get("voltage_min"), props.get("voltage_max"), props.get("current_limit_max")
+        if _number(volts) and _number(low) and _number(high) and not low <= volts <= high:
+            self.add(path + ("lv_volts",), f"lv_volts = {volts:g} V is outside [{low:g}, {high:g}] V, "
+                                           f"the voltage limits of {device}")
+        if _number(amps) and _number(imax) and amps > imax:
+            self.add(path + ("lv_current_limit",), f"lv_current_limit = {amps:g} A is above current_limit_max = {imax:g} A "
+                                                   f"of {device}")
 
     def _safety(self, data, servers, externals) -> None:
         safety = data.get("safety")
@@ -270,10 +313,12 @@ class _Checker:
             expected = info.properties[name].type
             if not _type_ok(expected, value):
                 self.add(where, f"expected {_EXPECTED.get(expected, expected)}, got {value!r}")
-        for low, high in _PROPERTY_ORDER.get(info.name, []):
-            lo, hi = properties.get(low), properties.get(high)
-            if _number(lo) and _number(hi) and lo > hi:
-                self.add(path + ("properties", low), f"{low} = {lo} is above {high} = {hi}")
+        merged = {name: p.default for name, p in info.properties.items()} | {
+            name: value for name, value in properties.items() if name in info.properties}
+        for name, message in property_problems(info.name, merged):
+            where = path + ("properties", name) if name in properties else path
+            if not (isinstance(merged.get(name), float) and not math.isfinite(merged[name])):  # reported by _finite
+                self.add(where, message)
 
     def _device_attributes(self, attributes, info: ClassInfo, path) -> None:
         if not isinstance(attributes, dict):
@@ -315,6 +360,10 @@ class _Checker:
             if isinstance(model, str) and model not in MODEL_CHANNELS:
                 self.add(path + ("model",), f"unknown instrument model {model!r} (known: {', '.join(sorted(MODEL_CHANNELS))})")
             resource = instrument.get("resource")
+            tcp = RESOURCE_TCP.match(resource) if isinstance(resource, str) else None
+            if tcp and not 1 <= int(tcp["port"]) <= 65535:
+                self.add(path + ("resource",), f"port {int(tcp['port'])} of {resource!r} is not a TCP port (1-65535)")
+                continue
             if instrument.get("emulated") is True and isinstance(resource, str) and model in SERIAL_MODELS:
                 control = (instrument.get("emulator") or {}).get("control_port") if isinstance(instrument.get("emulator"), dict) else None
                 if control is None:
@@ -388,18 +437,38 @@ def check_text(text: str) -> tuple[Station | None, list[Problem]]:
     except ValidationError as exc:
         problems.extend(_pydantic_problems(doc, exc))
     problems.extend(_Checker(doc).run())
-    problems.sort(key=lambda p: (p.line or 0, dotted(p.path)))
+    unique = {(p.path, p.message): Problem(p.path, p.line or 1, p.message) for p in problems}
+    problems = sorted(unique.values(), key=lambda p: (p.line or 0, dotted(p.path)))
     return (station if not problems else None), problems
+
+
+def read_text(path: Path) -> str:
+    """The station file as text; a file that is not UTF-8 text gets an error naming its line."""
+    try:
+        if path.stat().st_size > MAX_CHARS * 4:
+            raise StationFileError(str(path), [Problem((), 1, f"the file is too large for a station file: "
+                                                               f"{path.stat().st_size} bytes")])
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise StationFileError(str(path), [Problem((), None, f"cannot read the station file: {exc.strerror}")]) from exc
+    for bom, encoding in ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                          (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16")):
+        if raw.startswith(bom):
+            raise StationFileError(path.name, [Problem((), 1, f"the file is {encoding} text: save it as UTF-8")])
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        byte = raw[exc.start]
+        raise StationFileError(path.name, [Problem((), line, f"not UTF-8 text: byte 0x{byte:02x} at column {column} "
+                                                             "(save the file as UTF-8)")]) from None
 
 
 def load_station(path: str | Path) -> LoadedStation:
     """Load and validate a station file; raise StationFileError listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise StationFileError(str(path), [Problem((), None, f"cannot read the station file: {exc.strerror}")]) from exc
-    station, problems = check_text(text)
+    station, problems = check_text(read_text(path))
     if problems:
         raise StationFileError(path.name, problems)
     return LoadedStation(station, path)

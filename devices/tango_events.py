@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tango import AttrQuality, DevState
 
+from devices.property_checks import refuse_bad_properties
+
 STATES = {
     "INIT": DevState.INIT,
     "OFF": DevState.OFF,
@@ -54,6 +56,11 @@ def push(device, name: str, value, stamp: float, attr_quality: AttrQuality) -> N
     device.push_archive_event(name, value, stamp, attr_quality)
 
 
+def own_properties(device) -> dict:
+    """The device's property values (from the database, else the class defaults)."""
+    return {name: getattr(device, name) for name in type(device).TangoClassClass.device_property_list}
+
+
 def start_manager(device, make_manager):
     """Common start of an instrument device: INIT, State/Status events, then the component
     manager that ``make_manager()`` builds (FAULT with the reason when the configuration is wrong)."""
@@ -64,6 +71,7 @@ def start_manager(device, make_manager):
     try:
         if not device.model or not device.resource:
             raise ValueError("the device properties 'model' and 'resource' must be set")
+        refuse_bad_properties(type(device).__name__, own_properties(device))
         manager = make_manager()
     except ValueError as exc:
         device.set_state(DevState.FAULT)

@@ -95,6 +95,22 @@ def device_status(station: LoadedStation, timeout_ms: int = 1500) -> list[Device
     return result
 
 
+def bridge_status(station: LoadedStation, stale_after_s: float = 5.0) -> dict | None:
+    """The bridge's last health report with its condition (ok / degraded / stale), None without one."""
+    path = station.data_dir / "run" / "bridge-health.json"
+    try:
+        health = json.loads(path.read_text())
+        age = time.time() - path.stat().st_mtime
+    except (OSError, ValueError):
+        return None
+    if not isinstance(health, dict):
+        return None
+    if age > stale_after_s or not process.pid_alive(int(health.get("pid") or 0)):
+        health["status"], health["reason"] = "stale", f"no health report for {age:.0f} s: is the bridge running?"
+    health.setdefault("status", "ok")
+    return health
+
+
 def _plain(value):
     if hasattr(value, "item"):
         return value.item()

@@ -95,17 +95,16 @@ class StationLauncher:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.log_dir = station.data_dir / "log"
+        self._owns_run_files = False
 
     # ------------------------------------------------------------ start-up
     def start(self, timeout_s: float = 60.0) -> float:
         """Bring the station up; return the seconds it took until every device answered."""
         began = time.monotonic()
-        pid = running_launcher(self.station)
-        if pid is not None and pid != os.getpid():
-            raise LaunchError(f"station {self.station.name!r} is already up (launcher PID {pid}); "
-                              f"use 'trackerdcs down {self.station.path}' first")
+        self.preflight()  # a refused start changes nothing: no file, no Tango property
         run_dir(self.station).mkdir(parents=True, exist_ok=True)
         launcher_pid_file(self.station).write_text(f"{os.getpid()}\n")
+        self._owns_run_files = True
         self._write_state(ready=False)
         try:
             self._start_database()
@@ -127,6 +126,38 @@ class StationLauncher:
         self._write_state(ready=True, startup_s=elapsed)
         log.info("station %s is up in %.2f s (TANGO_HOST=%s)", self.station.name, elapsed, self.station.tango_host)
         return elapsed
+
+    def preflight(self) -> None:
+        """Refuse to start, before anything is written, when this station runs already or
+        another one holds its ports (a copied station file on the same ports)."""
+        station = self.station.station
+        pid = running_launcher(self.station)
+        if pid is not None and pid != os.getpid():
+            raise LaunchError(f"station {self.station.name!r} is already up (launcher PID {pid}); "
+                              f"use 'trackerdcs down {self.station.path}' first")
+        embedded = station.tango.database.embedded
+        if embedded is not None:
+            database = EmbeddedDatabase.of(self.station)
+            if database.running_pid() is None and (database.answering() or process.port_open(embedded.host, embedded.port)):
+                raise LaunchError(f"port {embedded.port} on {embedded.host} (tango.database.embedded) is in use, and not by "
+                                  f"this station's database (no live {database.pid_file}): another station or program "
+                                  "runs there. Stop it, or choose another port in the station file")
+        claims = []
+        for name, instrument in station.instruments.items():
+            if instrument.emulated and instrument.tcp_address is not None:
+                host, port = instrument.tcp_address
+                claims += [(host, port, f"emulator of {name}"), (host, instrument.control_port, f"emulator control of {name}")]
+            elif instrument.emulated and instrument.emulator.control_port is not None:
+                claims.append(("127.0.0.1", instrument.emulator.control_port, f"emulator control of {name}"))
+        if station.bridge.enabled and station.bridge.mqtt.runs_embedded and self.bridge_wanted():
+            host, port = station.bridge.mqtt.broker
+            claims.append((host, port, "embedded MQTT broker"))
+        claims += [("127.0.0.1", server.port, f"device server {server.name}") for server in station.servers if server.port]
+        for host, port, what in claims:
+            try:
+                process.check_port_free(host, port, what)
+            except process.PortTaken as exc:
+                raise LaunchError(str(exc)) from None
 
     def _start_database(self) -> None:
         if self.station.station.tango.database.embedded is None:
@@ -323,9 +354,10 @@ class StationLauncher:
                 self.database_child.wait(timeout=5)
                 EmbeddedDatabase.of(self.station).pid_file.unlink(missing_ok=True)
                 self.database_child = None
-        state_file(self.station).unlink(missing_ok=True)
-        if process.read_pid(launcher_pid_file(self.station)) == os.getpid():
-            launcher_pid_file(self.station).unlink(missing_ok=True)
+        if self._owns_run_files:  # never the files of a station that runs already (a refused second `up`)
+            state_file(self.station).unlink(missing_ok=True)
+            if process.read_pid(launcher_pid_file(self.station)) == os.getpid():
+                launcher_pid_file(self.station).unlink(missing_ok=True)
 
     def _write_state(self, ready: bool, **extra) -> None:
         children = {child.name: child.pid for child in self.children if child.pid}

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import tango
 from rich.console import Console
 from rich.table import Table
 
@@ -200,9 +201,10 @@ def status(file: str, as_json: bool) -> None:
     """Every device of the station with class, state, status and key values."""
     station = _load(file)
     rows = control.device_status(station)
+    bridge_health = control.bridge_status(station)
     if as_json:
         click.echo(json.dumps({"station": station.name, "tango_host": station.tango_host,
-                               "devices": [row.as_dict() for row in rows]}, indent=2))
+                               "devices": [row.as_dict() for row in rows], "bridge": bridge_health}, indent=2))
         return
     table = Table(title=f"station {station.name} ({station.tango_host})")
     for column in ("device", "class", "state", "status", "values"):
@@ -211,6 +213,12 @@ def status(file: str, as_json: bool) -> None:
         values = ", ".join(f"{k}={_short(v)}" for k, v in row.attributes.items())
         table.add_row(row.name + (" (external)" if row.external else ""), row.device_class, row.state, row.status, values)
     console.print(table)
+    if bridge_health is not None:
+        condition = bridge_health["status"]
+        figures = ", ".join(f"{key}={bridge_health.get(key)}" for key in
+                            ("events_in", "archived", "published", "spooled", "gateway_errors", "pipeline_errors"))
+        console.print(f"bridge: {condition.upper()}" + (f" — {bridge_health.get('reason')}" if bridge_health.get("reason") else "")
+                      + f" ({figures})", highlight=False)
 
 
 def _me() -> str:
@@ -308,6 +316,8 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
     try:
         since_ns, until_ns = hist.parse_time(since), hist.parse_time(until)
         hist.check_range(since_ns, until_ns)
+        if plot:
+            hist.check_plot_path(plot)
         reader = open_reader(station)
         points = reader.history(device, attribute, since_ns, until_ns, limit)
         reader.close()
@@ -316,8 +326,8 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
     if plot:
         try:
             hist.plot_png(points, f"{device}/{attribute}", "", plot)
-        except RuntimeError as exc:
-            _fail(str(exc))
+        except (RuntimeError, OSError, ValueError) as exc:
+            _fail(f"--plot {plot}: {exc}")
         click.echo(f"{len(points)} points plotted to {plot}", err=True)
     if as_csv:
         click.echo(hist.to_csv(points), nl=False)
@@ -355,14 +365,20 @@ def power(action: str, module: str, file: str, hv_volts: float | None) -> None:
     from servers.sequencing import Sequence, SequenceFailed, find_module
 
     station = _load(file)
+    if hv_volts is not None and action == "off":
+        _fail("--hv is for 'power on' only")
     try:
         sequence = Sequence(find_module(station, module), station.tango_host, report=lambda text: click.echo(text),
                             hv_volts=hv_volts)
+        sequence.check()  # every setpoint it would write, against the devices' limits, before anything is switched
         (sequence.power_on if action == "on" else sequence.power_off)()
     except ValueError as exc:
         _fail(str(exc))
     except SequenceFailed as exc:
         _fail(f"power {action} {module} {exc}; done before that: {', '.join(exc.done) or 'nothing'}")
+    except tango.DevFailed as exc:
+        _fail(f"power {action} {module}: the station's devices do not answer on {station.tango_host} "
+              f"({exc.args[0].desc.strip()}); is the station up? (trackerdcs up {file})")
     click.echo(f"{module} is {'on' if action == 'on' else 'off'}")
 
 
@@ -405,7 +421,26 @@ def docs_classes() -> None:
 
 
 def main() -> None:
-    cli(prog_name="trackerdcs")
+    """No traceback reaches a user: an error nobody foresaw is one line (the traceback with -v)."""
+    try:
+        code = cli(prog_name="trackerdcs", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if "-v" in sys.argv[1:] or "--verbose" in sys.argv[1:]:
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        click.echo(f"error: {type(exc).__name__}: {message} (run with -v for the details)", err=True)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -7,12 +7,15 @@ import io
 import re
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from db.archive.base import HistoryPoint
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
 _UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 MAX_RANGE_S = 366 * 86400
+LATEST_NS = 2**63 - 1  # an archive timestamp is a signed 64-bit count of ns: the year 2262
+PLOT_FORMATS = (".png", ".svg", ".pdf")
 
 
 def parse_time(text: str, now_s: float | None = None) -> int:
@@ -23,14 +26,27 @@ def parse_time(text: str, now_s: float | None = None) -> int:
         return int(now_s * 1e9)
     match = _DURATION.match(text)
     if match:
-        return int((now_s - float(match.group(1)) * _UNIT_S[match.group(2)]) * 1e9)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"not a time: {text!r} (use e.g. 1h, 30m, 2d, now or 2026-11-25T14:00:00)") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return int(moment.timestamp() * 1e9)
+        ns = int((now_s - float(match.group(1)) * _UNIT_S[match.group(2)]) * 1e9)
+    else:
+        try:
+            moment = datetime.fromisoformat(text)
+            if moment.tzinfo is None:
+                moment = moment.astimezone()
+            ns = int(moment.timestamp() * 1e9)
+        except (ValueError, OverflowError, OSError):
+            raise ValueError(f"not a time: {text!r} (use e.g. 1h, 30m, 2d, now or 2026-11-25T14:00:00)") from None
+    if not 0 <= ns <= LATEST_NS:
+        raise ValueError(f"{text!r} is outside the times an archive holds (1970 to 2262)")
+    return ns
+
+
+def check_plot_path(path: str) -> None:
+    """Before anything is read: the plot can be written where asked, in a format matplotlib writes."""
+    target = Path(path)
+    if target.suffix.lower() not in PLOT_FORMATS:
+        raise ValueError(f"--plot {path}: the name must end in {', '.join(PLOT_FORMATS)}")
+    if not target.parent.is_dir():
+        raise ValueError(f"--plot {path}: the folder {target.parent} does not exist")
 
 
 def check_range(since_ns: int, until_ns: int) -> None:

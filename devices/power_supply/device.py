@@ -15,7 +15,8 @@ from devices.polling import CommandRefused
 from devices.power_supply.manager import PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatus, LimitError
 from devices.power_supply.pool import DriverPool
-from devices.tango_events import events
+from devices.property_checks import refuse_bad_properties
+from devices.tango_events import events, own_properties
 
 _STATES = {
     ChannelState.INIT: DevState.INIT,
@@ -68,6 +69,7 @@ class PowerSupplyChannel(Device):
         self._status = ChannelStatus(ChannelState.INIT, "connecting", 0.0)
         self.manager = None
         try:
+            refuse_bad_properties("PowerSupplyChannel", own_properties(self))
             limits = ChannelLimits(
                 voltage_min=self.voltage_min,
                 voltage_max=self.voltage_max,

@@ -22,9 +22,11 @@ import tango
 from tango import DevState
 from tango.server import Device, attribute, command, device_property
 
+from devices.property_checks import refuse_bad_properties
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
 from devices.safety.sequence import Module, Sequence, SequenceFailed
 from devices.subscriptions import EventSubscriptions
+from devices.tango_events import own_properties
 
 log = logging.getLogger(__name__)
 _INVALID = tango.AttrQuality.ATTR_INVALID
@@ -84,6 +86,7 @@ class SafetyInterlock(Device):
             log.error("bad modules property: %s", exc)
         self.trip_latencies_ms: list[float] = []
         try:
+            refuse_bad_properties("SafetyInterlock", own_properties(self))
             parsed_rules, permits = parse_rules(json.loads(self.rules), self.get_name())
         except (RuleError, ValueError) as exc:
             self.engine = None
@@ -262,9 +265,11 @@ class SafetyInterlock(Device):
 
         def run():
             try:
+                if on:
+                    sequence.check()
                 (sequence.power_on if on else sequence.power_off)()
                 self._sequence_log.append(f"done: {module} is {'on' if on else 'off'}")
-            except SequenceFailed as exc:
+            except (SequenceFailed, ValueError) as exc:
                 self._sequence_log.append(f"FAILED: {exc}")
 
         self._sequence_thread = threading.Thread(target=run, name=f"sequence-{module}", daemon=True)

@@ -16,6 +16,7 @@ until it is acknowledged and its condition is clear. Nothing here is eval'd.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ def _device(path: str, text) -> str:
 def _number(path: str, value) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise RuleError(path, f"expected a number, got {value!r}")
+    if not math.isfinite(value):  # a NaN threshold compares false: the rule could never trip
+        raise RuleError(path, f"expected a finite number, got {value!r}")
     return float(value)
 
 

@@ -7,6 +7,7 @@ asked by the HV device itself, so a refused HV On is reported with its reason.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -83,6 +84,38 @@ class Sequence:
                 return
             time.sleep(0.1)
         raise TimeoutError(f"{lv.dev_name()} not stable within {tolerance} V of its setpoint")
+
+    def limits(self, name: str) -> dict[str, float]:
+        """A channel's limits as the device has them: its database properties over the class defaults."""
+        from devices.power_supply.device import PowerSupplyChannel
+
+        defaults = PowerSupplyChannel.TangoClassClass.device_property_list
+        names = ("voltage_min", "voltage_max", "current_limit_max")
+        stored = self.proxy(name).get_property(list(names))
+        return {key: float(stored[key][0]) if len(stored.get(key, ())) else float(defaults[key][2]) for key in names}
+
+    def check(self) -> None:
+        """Every setpoint power_on would write, against each channel's limits, before anything is switched:
+        a refused HV setpoint must not leave the LV on. Raises ValueError naming the value."""
+        checks = [(self.module.hv, "voltage", self.hv_volts)]
+        checks += [(name, "voltage", self.module.lv_volts) for name in self.module.lv]
+        checks += [(name, "current", self.module.lv_current_limit) for name in self.module.lv]
+        for name, kind, value in checks:
+            if value is None:
+                continue
+            what = "HV setpoint" if name == self.module.hv else ("LV setpoint" if kind == "voltage" else "LV current limit")
+            if not math.isfinite(value):
+                raise ValueError(f"{what} {value} is not a finite number")
+            try:
+                limits = self.limits(name)
+            except tango.DevFailed as exc:
+                raise ValueError(f"cannot read the limits of {name}: {exc.args[0].desc.strip()}") from None
+            if kind == "voltage" and not limits["voltage_min"] <= value <= limits["voltage_max"]:
+                raise ValueError(f"{what} {value:g} V is outside [{limits['voltage_min']:g}, {limits['voltage_max']:g}] V, "
+                                 f"the limits of {name}; nothing was switched")
+            if kind == "current" and not 0 < value <= limits["current_limit_max"]:
+                raise ValueError(f"{what} {value:g} A is outside (0, {limits['current_limit_max']:g}] A, the limit of {name}; "
+                                 "nothing was switched")
 
     def power_on(self) -> None:
         for name in self.module.lv:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import socket
 import socketserver
@@ -28,6 +29,8 @@ from dataclasses import dataclass
 from devices.sim.scpi_model import ScpiModel
 
 log = logging.getLogger(__name__)
+
+MAX_DELAY_S = 3600.0
 
 
 @dataclass
@@ -118,7 +121,10 @@ class EmulatorServer:
             elif verb == "garbage":
                 self.faults.garbage = True
             elif verb == "slow":
-                self.faults.delay_s = float(args[0]) if args else 1.0
+                delay = float(args[0]) if args else 1.0
+                if not math.isfinite(delay) or delay < 0 or delay > MAX_DELAY_S:
+                    return f"ERR slow: the delay must be a number of seconds in [0, {MAX_DELAY_S:g}], not {args[0]!r}"
+                self.faults.delay_s = delay
             elif verb == "restore":
                 self.faults = Faults()
             elif verb == "trip":
@@ -126,6 +132,8 @@ class EmulatorServer:
             elif verb == "set":
                 if not args:
                     return "ERR set needs a parameter name"
+                if any(_non_finite(value) for value in args[1:]):
+                    return f"ERR set: the values must be finite numbers, not {' '.join(args[1:])!r}"
                 self.model.set_parameter(args[0].lower(), args[1:])
             elif verb == "state":
                 return "OK " + json.dumps({"faults": self.faults.describe(), **self.model.snapshot()})
@@ -188,6 +196,13 @@ class EmulatorServer:
                     pass
 
         return Handler
+
+
+def _non_finite(text: str) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 class EmulatorControl:
