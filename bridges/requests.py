@@ -153,8 +153,10 @@ def readable_id(data) -> object:
         rid = data.get("id")
         if isinstance(rid, bool) or rid is None:
             return rid
-        if isinstance(rid, (int, float)):
+        if isinstance(rid, int):
             return rid if abs(rid) < 2**63 else None
+        if isinstance(rid, float):
+            return rid if math.isfinite(rid) else None
         if isinstance(rid, str) and len(rid) <= MAX_ID_STRING:
             return rid
     return None
@@ -182,11 +184,19 @@ def parse_payload(payload: bytes, max_payload: int) -> tuple[object, object, str
 
 
 def peek_id(payload: bytes, max_payload: int) -> object:
-    """The id of a request that will not be handled (busy, retained), when it can be read safely; else None."""
-    try:
-        return readable_id(decode_json(payload, max_payload))
-    except RequestError:
+    """The id of a request that is refused or not handled (busy, retained, a bad value), read leniently
+    within the size and depth bounds so that the reply can echo it; None when there is none to read."""
+    if len(payload) > max_payload:
         return None
+    try:
+        text = payload.decode("utf-8")
+        if not json_depth_within(text, MAX_JSON_DEPTH):
+            return None
+        data = json.loads(text, parse_constant=lambda _name: None, parse_float=float,
+                          parse_int=lambda digits: int(digits) if len(digits) <= MAX_INT_DIGITS + 1 else None)
+    except (ValueError, RecursionError):
+        return None
+    return readable_id(data)
 
 
 def parse_request(prefix: str, topic: str, payload: bytes, max_payload: int) -> Request:
