@@ -285,6 +285,7 @@ class _Checker:
             self.add(path + ("instrument",), f"unknown instrument {ref!r} (instruments: {known})")
             return
         model = instruments[ref].get("model") if isinstance(instruments[ref], dict) else None
+        model = model if isinstance(model, str) else None
         if info is not None and model is not None and model not in info.instrument_models:
             self.add(path + ("instrument",), f"a {info.name} cannot drive a {model} (it drives: {', '.join(info.instrument_models)})")
         if ref in instrument_server and instrument_server[ref][0] != server:
@@ -356,7 +357,7 @@ class _Checker:
             if not isinstance(instrument, dict):
                 continue
             path = ("instruments", name)
-            model = instrument.get("model")
+            model = instrument.get("model") if isinstance(instrument.get("model"), str) else None
             if isinstance(model, str) and model not in MODEL_CHANNELS:
                 self.add(path + ("model",), f"unknown instrument model {model!r} (known: {', '.join(sorted(MODEL_CHANNELS))})")
             resource = instrument.get("resource")
@@ -436,7 +437,12 @@ def check_text(text: str) -> tuple[Station | None, list[Problem]]:
         station = Station.model_validate(doc.data)
     except ValidationError as exc:
         problems.extend(_pydantic_problems(doc, exc))
-    problems.extend(_Checker(doc).run())
+    try:
+        problems.extend(_Checker(doc).run())
+    except (TypeError, AttributeError, KeyError, ValueError):
+        if not problems:  # a bug of the cross-checks on a file the schema accepted
+            raise
+        # the schema already names what is wrong with this file; the cross-checks tripped over the same shape
     unique = {(p.path, p.message): Problem(p.path, p.line or 1, p.message) for p in problems}
     problems = sorted(unique.values(), key=lambda p: (p.line or 0, dotted(p.path)))
     return (station if not problems else None), problems
@@ -446,7 +452,7 @@ def read_text(path: Path) -> str:
     """The station file as text; a file that is not UTF-8 text gets an error naming its line."""
     try:
         if path.stat().st_size > MAX_CHARS * 4:
-            raise StationFileError(str(path), [Problem((), 1, f"the file is too large for a station file: "
+            raise StationFileError(path.name, [Problem((), 1, f"the file is too large for a station file: "
                                                                f"{path.stat().st_size} bytes")])
         raw = path.read_bytes()
     except OSError as exc:
