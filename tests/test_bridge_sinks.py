@@ -169,3 +169,52 @@ def test_history_command_reads_the_archive(env, tmp_path):
     assert png.stat().st_size > 5000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = subprocess.run(base[:-2] + ["--since", "yesterday-ish"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "not a time: 'yesterday-ish'" in bad.stderr
+
+
+CHILLER = "demo/env/chiller"
+
+
+def test_the_killer_requests_leave_the_bridge_archiving_and_answering(env):
+    probe = env["probe"]
+    killers = [
+        (f"dcs/demo/hv/{'m' * 65000}/x/set", b"1"),  # paho raised "Publish topic is too long" on the reply
+        (f"dcs/{HV}/voltage_setpoint/set", b"[" * 2000 + b"1" + b"]" * 2000),  # RecursionError
+        (f"dcs/{HV}/voltage_setpoint/set", b"1" * 4000),  # OverflowError
+        (f"dcs/{HV}/cmd/Reset", json.dumps("\u20ac").encode()),  # UnicodeError (Latin-1)
+    ]
+    for topic, payload in killers:
+        reply = probe.request(topic, payload)
+        assert reply["ok"] is False and reply["error"], reply
+    asked = time.monotonic()
+    assert probe.request(f"dcs/{HV}/voltage_setpoint/set", {"value": 33.0, "id": "alive"}, timeout_s=2) == {"ok": True, "id": "alive"}
+    assert time.monotonic() - asked < 2
+    wait_for(lambda: [r for r in influx_rows(env, "hv", HV, "voltage_setpoint") if r["value"] == 33.0],
+             timeout_s=10, what="the new setpoint archived")
+    health = wait_for(lambda: (h := probe.last_json("dcs/$bridge/health")) and h["uptime_s"] > 0 and h, what="health")
+    assert health["gateway_errors"] == 0 and health["pipeline_errors"] == 0 and health["status"] == "ok", health
+
+
+def test_a_retained_request_is_not_replayed_when_the_bridge_restarts(env):
+    import os
+    import signal
+
+    topic = f"dcs/{CHILLER}/setpoint/set"
+    chiller = proxy(env, CHILLER)
+    probe = env["probe"]
+    assert probe.request(topic, {"value": 11.5, "id": "first"}) == {"ok": True, "id": "first"}
+    probe.client.publish(topic, json.dumps({"value": 11.0, "id": "stored"}), qos=1, retain=True).wait_for_publish(5)
+    wait_for(lambda: chiller.setpoint == 11.0, what="the fresh (live) retained request acted")
+    chiller.setpoint = 12.5  # the operator's later choice
+    bridge = next(c for c in env["launcher"].children if c.name == "bridge")
+    old = bridge.pid
+    before = len(probe.topic(topic + "/reply"))
+    try:
+        os.kill(old, signal.SIGKILL)
+        wait_for(lambda: bridge.pid != old and bridge.running(), timeout_s=15, what="bridge restarted")
+        reply = json.loads(wait_for(lambda: probe.topic(topic + "/reply")[before:], timeout_s=20,
+                                    what="the retained request answered")[-1])
+        assert reply["ok"] is False and reply["id"] == "stored" and "retained request ignored" in reply["error"], reply
+        time.sleep(1.0)
+        assert chiller.setpoint == 12.5, "a retained request was replayed by the restarted bridge"
+    finally:
+        probe.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear it

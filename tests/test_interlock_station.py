@@ -255,3 +255,41 @@ def test_power_sequence_as_interlock_commands(station):
     wait_for(lambda: not safety.sequencing, timeout_s=60, what="off sequence finished")
     assert list(safety.sequence_log)[-1] == "done: demo-module is off"
     assert hv.state() == tango.DevState.OFF and proxy(station, LV).state() == tango.DevState.OFF
+
+
+@pytest.mark.parametrize("volts", ["5000", "-5", "nan", "inf", "1e308"])
+def test_power_on_refuses_a_bad_hv_setpoint_before_switching_anything(station, volts):
+    lv = proxy(station, LV)
+    wait_for(lambda: lv.state() == tango.DevState.OFF, timeout_s=20, what="LV off before the test")
+    result = cli("power", "on", "demo-module", "-s", str(station.station.path), "--hv", volts)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "nothing was switched" in result.stderr or "not a finite number" in result.stderr, result.stderr
+    assert "-> LV" not in result.stdout, "a step ran before the check"
+    time.sleep(1.0)
+    assert lv.state() == tango.DevState.OFF and not lv.output
+
+
+def test_a_second_up_of_the_running_station_changes_nothing(station):
+    from servers.launcher import state_file
+
+    before = state_file(station.station).read_text()
+    result = cli("up", str(station.station.path))
+    assert result.returncode == 1 and "is already up" in result.stderr, result.stderr
+    assert state_file(station.station).read_text() == before, "the running station's state file was touched"
+    status = cli("status", str(station.station.path), "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["bridge"]["status"] == "ok", status.stdout
+
+
+def test_up_of_a_copy_on_the_same_ports_is_refused_before_any_write(station, tmp_path):
+    import yaml
+
+    database = tango.Database(*station.station.tango_host.split(":"))
+    trip_log = database.get_device_property(SAFETY, ["trip_log"])["trip_log"]
+    raw = yaml.safe_load(station.station.path.read_text())
+    raw["data_dir"] = str(tmp_path / "copy-data")
+    copy = tmp_path / "copy.yaml"
+    copy.write_text(yaml.safe_dump(raw, sort_keys=False))
+    result = cli("up", str(copy))
+    assert result.returncode == 1 and "in use, and not by this station's database" in result.stderr, result.stderr
+    assert database.get_device_property(SAFETY, ["trip_log"])["trip_log"] == trip_log
+    assert not (tmp_path / "copy-data" / "run" / "station.json").exists()

@@ -101,3 +101,33 @@ def test_db_start_status_stop(tmp_path):
     finally:
         assert cli("db", "stop", str(path)).returncode == 0
     assert cli("db", "status", str(path)).returncode == 1
+
+
+def test_cli_misuse_gets_one_line_errors_never_a_traceback(tmp_path):
+    """Each with the station down: power on, history out of range, --plot where it cannot write."""
+    path = write_station(tmp_path)
+    base = ["history", "demo/hv/module1/voltage", "-s", str(path)]
+    cases = [
+        (["power", "on", "demo-module", "-s", str(path)], "is the station up?"),
+        (["power", "on", "demo-module", "-s", str(path), "--hv", "100"], "cannot read the limits"),
+        (base + ["--since", "9999-01-01T00:00:00", "--until", "9999-01-02T00:00:00"], "outside the times an archive holds"),
+        (base + ["--plot", str(tmp_path / "missing" / "x.png")], "does not exist"),
+        (base + ["--plot", str(tmp_path / "x.txt")], "must end in .png"),
+    ]
+    for args, expected in cases:
+        result = cli(*args)
+        assert result.returncode != 0, args
+        assert "Traceback" not in result.stderr and expected in result.stderr, (args, result.stderr)
+
+
+def test_emulator_refuses_non_finite_or_negative_delays(emulator):
+    from devices.sim.server import EmulatorControl
+
+    emu = emulator("keithley2410")
+    control = EmulatorControl(*emu.server.control_address)
+    for value in ("nan", "inf", "-1"):
+        with pytest.raises(RuntimeError, match="ERR slow"):
+            control.send(f"slow {value}")
+    with pytest.raises(RuntimeError, match="ERR set"):
+        control.send("set temperature nan")
+    assert control.state()["faults"]["delay_s"] == 0.0

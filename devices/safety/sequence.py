@@ -109,7 +109,8 @@ class Sequence:
             try:
                 limits = self.limits(name)
             except tango.DevFailed as exc:
-                raise ValueError(f"cannot read the limits of {name}: {exc.args[0].desc.strip()}") from None
+                raise ValueError(f"cannot read the limits of {name} ({exc.args[0].desc.strip().splitlines()[0]}); "
+                                 "is the station up? Nothing was switched") from None
             if kind == "voltage" and not limits["voltage_min"] <= value <= limits["voltage_max"]:
                 raise ValueError(f"{what} {value:g} V is outside [{limits['voltage_min']:g}, {limits['voltage_max']:g}] V, "
                                  f"the limits of {name}; nothing was switched")
