@@ -30,12 +30,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from devices.models import serial_models
+
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
 SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*/[A-Za-z0-9_.\-]+$")
 RESOURCE_TCP = re.compile(r"^TCPIP\d*::(?P<host>[^:]+)::(?P<port>\d+)::SOCKET$", re.IGNORECASE)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
-SERIAL_MODELS = ("dht22",)  # instruments on a serial line (pyserial port or URL), not a VISA resource
+SERIAL_MODELS = serial_models()  # instruments on a serial line (pyserial port or URL), not a VISA resource
 
 
 def _device_name(value: str) -> str:

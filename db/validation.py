@@ -17,9 +17,9 @@ from db.classes import ClassInfo, known_classes
 from db.station import RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
 from db.yaml_source import MAX_CHARS, YamlDocument, YamlSyntaxError, load_yaml
 from devices.catalog import MODEL_CHANNELS
+from devices.models import tcp_emulated
 from devices.property_checks import property_problems
 from devices.safety.rules import RuleError, parse_rules
-from devices.sim.catalog import EMULATORS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 _EXPECTED = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
@@ -378,7 +378,7 @@ class _Checker:
                 elif match["host"] not in LOOPBACK:
                     self.add(path + ("resource",), f"emulators listen on loopback only, not {match['host']!r}")
             if instrument.get("emulated") is True and isinstance(model, str) and model in MODEL_CHANNELS \
-                    and model not in EMULATORS and model not in SERIAL_MODELS:
+                    and model not in tcp_emulated() and model not in SERIAL_MODELS:
                 self.add(path + ("emulated",), f"there is no emulator for {model!r}")
 
     def _ports(self, data, instruments, servers) -> None:

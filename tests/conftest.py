@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from db.validation import load_station
-from devices.sim.catalog import make_model
+from devices.models import make_emulator
 from devices.sim.clock import ManualClock
 from devices.sim.hmp4040 import Hmp4040Model
 from devices.sim.keithley2410 import Keithley2410Model
@@ -48,7 +48,7 @@ def emulator():
     def make(model: str, manual_clock: bool = False) -> Emulator:
         clock = ManualClock() if manual_clock else None
         if clock is None:
-            instance = make_model(model)
+            instance = make_emulator(model)
         elif model == "keithley2410":
             instance = Keithley2410Model(clock=clock)
         else:

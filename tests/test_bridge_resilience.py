@@ -9,12 +9,13 @@ import time
 
 import pytest
 
-import services
 from bridges.pipeline import TO_ARCHIVE, TO_MQTT
 from bridges.service import EXIT_UNRECOVERABLE, RESTARTS_ALLOWED, Bridge
-from conftest import write_station
 from db.archive.reading import Reading
 from db.validation import load_station
+
+import services
+from conftest import write_station
 from mqtt_probe import Probe
 from waiting import wait_for
 

@@ -6,6 +6,8 @@ from devices.drivers.errors import InstrumentReportedError, ProtocolError
 from devices.drivers.hmp4040 import Hmp4040Driver
 from devices.drivers.keithley2410 import Keithley2410Driver
 
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
+
 
 class FakeTransport:
     def __init__(self, replies: dict[str, list[str]]):

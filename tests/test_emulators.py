@@ -3,12 +3,14 @@
 import pytest
 
 from devices.drivers.errors import ProtocolError, TransportError
-from devices.drivers.factory import open_power_supply
+from devices.models import open_driver
+
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
 
 
 def test_keithley_readback_follows_level_at_slew(emulator):
     emu = emulator("keithley2410", manual_clock=True)
-    driver = open_power_supply("keithley2410", emu.resource)
+    driver = open_driver("keithley2410", emu.resource)
     driver.set_voltage(1, 200)
     driver.set_output(1, True)
     emu.clock.advance(0.1)  # 500 V/s slew -> 50 V
@@ -22,7 +24,7 @@ def test_keithley_readback_follows_level_at_slew(emulator):
 
 def test_leakage_grows_with_voltage_and_doubles_every_7_kelvin(emulator):
     emu = emulator("keithley2410", manual_clock=True)
-    driver = open_power_supply("keithley2410", emu.resource)
+    driver = open_driver("keithley2410", emu.resource)
     driver.set_output(1, True)
     currents = []
     for volts in (50, 150, 300):
@@ -38,7 +40,7 @@ def test_leakage_grows_with_voltage_and_doubles_every_7_kelvin(emulator):
 
 def test_compliance_trip(emulator):
     emu = emulator("keithley2410", manual_clock=True)
-    driver = open_power_supply("keithley2410", emu.resource)
+    driver = open_driver("keithley2410", emu.resource)
     driver.set_current_limit(1, 1e-6)
     driver.set_voltage(1, 500)
     driver.set_output(1, True)
@@ -52,7 +54,7 @@ def test_compliance_trip(emulator):
 
 def test_injected_trip_and_hmp_fuse(emulator):
     emu = emulator("hmp4040", manual_clock=True)
-    driver = open_power_supply("hmp4040", emu.resource)
+    driver = open_driver("hmp4040", emu.resource)
     driver.set_current_limit(2, 2.0)
     driver.set_voltage(2, 5.0)
     driver.set_output(2, True)
@@ -68,7 +70,7 @@ def test_injected_trip_and_hmp_fuse(emulator):
 
 def test_hmp_constant_current_mode(emulator):
     emu = emulator("hmp4040", manual_clock=True)
-    driver = open_power_supply("hmp4040", emu.resource)
+    driver = open_driver("hmp4040", emu.resource)
     emu.control.send("set load 1 2.0")
     driver.set_current_limit(1, 1.0)
     driver.set_voltage(1, 10.0)
@@ -83,7 +85,7 @@ def test_out_of_range_setting_reports_instrument_error(emulator):
     from devices.drivers.errors import InstrumentReportedError
 
     emu = emulator("hmp4040")
-    driver = open_power_supply("hmp4040", emu.resource)
+    driver = open_driver("hmp4040", emu.resource)
     with pytest.raises(InstrumentReportedError, match="-222"):
         driver.set_voltage(1, 40.0)
     driver.close()
@@ -93,7 +95,7 @@ def test_out_of_range_setting_reports_instrument_error(emulator):
                                           ("disconnect", TransportError)])
 def test_faults_raise_named_errors_and_restore(emulator, fault, error):
     emu = emulator("keithley2410")
-    driver = open_power_supply("keithley2410", emu.resource, timeout_s=0.3)
+    driver = open_driver("keithley2410", emu.resource, timeout_s=0.3)
     driver.identify()
     emu.control.send(fault)
     with pytest.raises(error):
@@ -106,7 +108,7 @@ def test_faults_raise_named_errors_and_restore(emulator, fault, error):
 
 def test_slow_replies_still_answer(emulator):
     emu = emulator("hmp4040")
-    driver = open_power_supply("hmp4040", emu.resource, timeout_s=1.0)
+    driver = open_driver("hmp4040", emu.resource, timeout_s=1.0)
     emu.control.send("slow 0.2")
     assert driver.identify()[1] == "HMP4040"
     emu.control.send("slow 1.5")

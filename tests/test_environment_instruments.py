@@ -8,14 +8,16 @@ import pytest
 from devices.drivers.dht22_serial import Dht22SerialDriver, SensorReadFailed, parse_line
 from devices.drivers.environment import dew_point
 from devices.drivers.errors import ProtocolError
-from devices.drivers.factory import open_chiller, open_environment_sensor
 from devices.drivers.julabo import parse_status
 from devices.environment.manager import EnvironmentSensorManager
+from devices.models import open_driver
 from devices.sim.coldbox import ColdBox
 from devices.sim.environment import Dht22Pty, JulaboModel, Sht85Model
 from devices.sim.server import EmulatorControl, EmulatorServer
 
 from waiting import wait_for
+
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
 
 
 def test_dew_point_magnus():
@@ -56,8 +58,8 @@ def coldbox():
 
 def test_chiller_cools_the_box_the_sensor_sees(coldbox):
     box, sht, julabo = coldbox
-    sensor = open_environment_sensor("sht85", sht.resource)
-    chiller = open_chiller("julabo", julabo.resource)
+    sensor = open_driver("sht85", sht.resource)
+    chiller = open_driver("julabo", julabo.resource)
     sensor.verify()
     chiller.verify()
     chiller.set_setpoint(-10.0)
@@ -86,7 +88,7 @@ def test_dht22_sketch_over_a_pseudo_terminal(tmp_path):
 
 
 def manager_for(server, **kwargs) -> EnvironmentSensorManager:
-    manager = EnvironmentSensorManager(open_environment_sensor("sht85", server.resource, 0.5), poll_period_s=0.1, **kwargs)
+    manager = EnvironmentSensorManager(open_driver("sht85", server.resource, 0.5), poll_period_s=0.1, **kwargs)
     manager.start()
     return manager
 

@@ -7,6 +7,8 @@ import pytest
 from devices.drivers.environment import dew_point
 from devices.safety.rules import Engine, RuleError, Sample, parse_rules
 
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
+
 SENSOR = "demo/env/coldbox"
 HV, LV = "demo/hv/module1", "demo/lv/module1-ch1"
 SAFETY = {

@@ -8,6 +8,8 @@ import pytest
 
 from db import process
 
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
+
 
 def test_a_listener_is_taken_time_wait_is_not():
     port = process.free_port()

@@ -4,12 +4,14 @@ import time
 
 import pytest
 
-from devices.drivers.factory import open_power_supply
+from devices.models import open_driver
 from devices.polling import CommandRefused
 from devices.power_supply.manager import PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, LimitError
 
 from waiting import wait_for
+
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
 
 HV_LIMITS = ChannelLimits(voltage_min=0, voltage_max=600, current_limit_max=1e-4, ramp_rate_max=200, ramp_required=True)
 
@@ -21,7 +23,7 @@ def hv(emulator):
 
     def make(ramp_rate=100.0):
         updates = []
-        manager = PowerSupplyChannelManager(open_power_supply("keithley2410", emu.resource, timeout_s=0.3), 1,
+        manager = PowerSupplyChannelManager(open_driver("keithley2410", emu.resource, timeout_s=0.3), 1,
                                             HV_LIMITS, ramp_rate=ramp_rate, poll_period_s=0.1, on_update=updates.append)
         manager.updates = updates
         manager.start()
@@ -111,7 +113,7 @@ def test_restart_adopts_the_instrument_state_and_writes_nothing(hv):
     wait_for(lambda: first.status.state == ChannelState.ON)
     first.stop()
     writes = hv.emu.control.state()["setting_commands"]
-    second = PowerSupplyChannelManager(open_power_supply("keithley2410", hv.emu.resource), 1, HV_LIMITS,
+    second = PowerSupplyChannelManager(open_driver("keithley2410", hv.emu.resource), 1, HV_LIMITS,
                                        ramp_rate=50, poll_period_s=0.1)
     second.start()
     try:

@@ -2,7 +2,11 @@
 
 from pathlib import Path
 
+import pytest
+
 from db.class_docs import BEGIN, END, classes_markdown
+
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()

@@ -7,6 +7,8 @@ import pytest
 from devices.drivers import scpi
 from devices.drivers.errors import ProtocolError
 
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
+
 
 def test_parse_float_accepts_scpi_numbers():
     assert scpi.parse_float("VOLT?", "+1.234500E+02\n") == pytest.approx(123.45)

@@ -1,14 +1,16 @@
 """Station-file validation: every problem, with file, line and key path."""
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from db.validation import StationFileError, check_text, load_station
+from trackerdcs.cli import cli
 
 from conftest import DEMO
+
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
 
 THREE_ERRORS = """\
 station: lab
@@ -57,9 +59,8 @@ def test_three_errors_three_messages_with_lines():
 def test_cli_check_exits_1_with_every_message(tmp_path):
     path = tmp_path / "three.yaml"
     path.write_text(THREE_ERRORS)
-    result = subprocess.run([sys.executable, "-m", "trackerdcs", "config", "check", str(path)],
-                            capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("three.yaml:")]
     assert [line.split()[0] for line in lines] == ["three.yaml:13", "three.yaml:14", "three.yaml:19"]
     assert "3 problem(s)" in result.stderr

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from db.validation import StationFileError, check_text, load_station
 
+pytestmark = pytest.mark.unit  # in-process: no service, no child process
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = yaml.safe_load((ROOT / "stations" / "demo.yaml").read_text())
 HV = ("servers", 1, "devices", 0)

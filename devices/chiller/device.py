@@ -7,7 +7,7 @@ from tango import AttrWriteType
 from tango.server import Device, attribute, command, device_property
 
 from devices.chiller.manager import ChillerManager, ChillerStatus, SetpointRefused
-from devices.drivers.factory import open_chiller
+from devices.models import open_driver
 from devices.polling import CommandRefused
 from devices.tango_events import events, publish_state, push, quality, start_manager, stop_manager
 
@@ -26,7 +26,7 @@ class Chiller(Device):
         super().init_device()
         self._status = ChillerStatus("INIT", "connecting", 0.0)
         self.manager = start_manager(self, lambda: ChillerManager(
-            open_chiller(self.model, self.resource, self.timeout), self.setpoint_min, self.setpoint_max,
+            open_driver(self.model, self.resource, self.timeout, "Chiller"), self.setpoint_min, self.setpoint_max,
             self.poll_period, self._on_update, self.get_name()))
 
     def delete_device(self) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tango.server import Device, attribute, device_property
 
-from devices.drivers.factory import open_environment_sensor
 from devices.environment.manager import ClimateStatus, EnvironmentSensorManager
+from devices.models import open_driver
 from devices.tango_events import events, publish_state, push, quality, start_manager, stop_manager
 
 FIELDS = ("temperature", "humidity", "dew_point", "dew_point_margin")
@@ -25,7 +25,7 @@ class EnvironmentSensor(Device):
         super().init_device()
         self._status = ClimateStatus("INIT", "waiting for the first reading", 0.0)
         self.manager = start_manager(self, lambda: EnvironmentSensorManager(
-            open_environment_sensor(self.model, self.resource, self.timeout), self.poll_period, self.stale_after,
+            open_driver(self.model, self.resource, self.timeout, "EnvironmentSensor"), self.poll_period, self.stale_after,
             self.stuck_readings, on_update=self._on_update, name=self.get_name()))
 
     def delete_device(self) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import threading
 
-from devices.drivers.factory import open_power_supply
 from devices.drivers.power_supply import PowerSupplyDriver
+from devices.models import open_driver
 
 
 class DriverPool:
@@ -25,7 +25,7 @@ class DriverPool:
                 if driver.model != model:
                     raise ValueError(f"{resource} is already open as a {driver.model}, not a {model}")
             else:
-                driver, users = open_power_supply(model, resource, timeout_s), 0
+                driver, users = open_driver(model, resource, timeout_s, "PowerSupplyChannel"), 0
             self._drivers[resource] = (driver, users + 1)
             return driver
 

@@ -15,7 +15,7 @@ import sys
 import threading
 from pathlib import Path
 
-from devices.sim.catalog import EMULATORS, make_model
+from devices.models import make_emulator, tcp_emulated
 from devices.sim.coldbox import ColdBox
 from devices.sim.environment import Dht22Control, Dht22Pty
 from devices.sim.server import EmulatorServer
@@ -28,8 +28,8 @@ def parse_spec(text: str) -> tuple[str, str, int, int]:
     match = _SPEC.match(text)
     if not match:
         raise argparse.ArgumentTypeError(f"expected MODEL@HOST:PORT/CONTROL_PORT, got {text!r}")
-    if match["model"] not in EMULATORS:
-        raise argparse.ArgumentTypeError(f"no emulator for {match['model']!r} (known: {', '.join(EMULATORS)})")
+    if match["model"] not in tcp_emulated():
+        raise argparse.ArgumentTypeError(f"no emulator for {match['model']!r} (known: {', '.join(tcp_emulated())})")
     return match["model"], match["host"], int(match["port"]), int(match["control"])
 
 
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(EmulatorServer(Dht22Control(sketch), "127.0.0.1", 0, control, serve_instrument=False).start())
             print(f"dht22 sketch on {sketch.port} (link {link}), control port {control}", flush=True)
         for model, host, port, control in args.serve:
-            server = EmulatorServer(make_model(model, box), host, port, control).start()
+            server = EmulatorServer(make_emulator(model, box), host, port, control).start()
             servers.append(server)
             print(f"{model} emulator on {server.resource}, control port {control}", flush=True)
     except OSError as exc:
