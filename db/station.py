@@ -31,6 +31,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devices.models import serial_models
+from devices.safety.module import Module
 
 DEVICE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
 SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*/[A-Za-z0-9_.\-]+$")
@@ -244,21 +245,6 @@ class BridgeConfig(Strict):
     queue_size: int = Field(default=1_000_000, ge=1000)
 
 
-class ModuleConfig(Strict):
-    """A detector module: its LV channels and its HV channel, powered in order by `trackerdcs power`."""
-
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
-    lv: list[DeviceName] = Field(min_length=1)
-    hv: DeviceName
-    lv_stable_s: float = Field(default=2.0, ge=0, le=600, description="LV must read its setpoint this long before HV")
-    lv_tolerance_v: float = Field(default=0.05, gt=0, le=10)
-    timeout_s: float = Field(default=120.0, gt=0, le=3600, description="longest wait for one step")
-    lv_volts: float | None = Field(default=None, ge=0, le=100,
-                                   description="LV voltage_setpoint written before the LV On (none: keep the channel's)")
-    lv_current_limit: float | None = Field(default=None, gt=0, le=100,
-                                           description="LV current_limit written before the LV On, A (none: keep it)")
-
-
 class SafetyConfig(Strict):
     """Interlock rules (see devices/safety/rules.py and the README); checked by config check."""
 
@@ -278,7 +264,7 @@ class Station(Strict):
     external_devices: list[ExternalDevice] = []
     bridge: BridgeConfig = BridgeConfig()
     safety: SafetyConfig | None = None
-    modules: list[ModuleConfig] = []
+    modules: list[Module] = []
     version: Literal[1] = 1
 
     def devices(self) -> list[tuple[ServerConfig, DeviceConfig]]:
@@ -332,7 +318,7 @@ class LoadedStation:
             if device.name == safety.device:
                 properties.update(
                     rules=json.dumps({"rules": safety.rules, "permits": safety.permits}, sort_keys=True),
-                    modules=json.dumps([m.model_dump() for m in self.station.modules], sort_keys=True),
+                    modules=json.dumps([m.model_dump(mode="json") for m in self.station.modules], sort_keys=True),
                     grace_period=safety.grace_period,
                     trip_log=str(self.data_dir / "log" / "alarms.jsonl"),
                 )

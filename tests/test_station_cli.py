@@ -109,6 +109,7 @@ def test_cli_misuse_gets_one_line_errors_never_a_traceback(tmp_path):
     base = ["history", "demo/hv/module1/voltage", "-s", str(path)]
     cases = [
         (["power", "on", "demo-module", "-s", str(path)], "is the station up?"),
+        (["status", str(path)], "Tango database at 127.0.0.1"),
         (["power", "on", "demo-module", "-s", str(path), "--hv", "100"], "cannot read the limits"),
         (base + ["--since", "9999-01-01T00:00:00", "--until", "9999-01-02T00:00:00"], "outside the times an archive holds"),
         (base + ["--plot", str(tmp_path / "missing" / "x.png")], "does not exist"),

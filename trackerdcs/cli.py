@@ -14,7 +14,7 @@ from rich.table import Table
 
 from db import tango_config
 from db.process import PortTaken
-from db.tango_database import DatabaseError, EmbeddedDatabase, connect
+from db.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from db.validation import StationFileError, load_station
 from servers import control
 from servers.launcher import LaunchError, run_foreground
@@ -200,8 +200,15 @@ def down(file: str) -> None:
 def status(file: str, as_json: bool) -> None:
     """Every device of the station with class, state, status and key values."""
     station = _load(file)
-    rows = control.device_status(station)
     bridge_health = control.bridge_status(station)
+    if not answering(station.tango_host):
+        if as_json:
+            click.echo(json.dumps({"station": station.name, "tango_host": station.tango_host, "database": "not answering",
+                                   "devices": [], "bridge": bridge_health}, indent=2))
+        click.echo(f"the station's Tango database at {station.tango_host} does not answer: is the station up? "
+                   f"(trackerdcs up {file})", err=True)
+        sys.exit(1)
+    rows = control.device_status(station)
     if as_json:
         click.echo(json.dumps({"station": station.name, "tango_host": station.tango_host,
                                "devices": [row.as_dict() for row in rows], "bridge": bridge_health}, indent=2))

@@ -76,7 +76,7 @@ def plot_png(points: list[HistoryPoint], title: str, unit: str, path: str) -> No
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise RuntimeError("--plot needs matplotlib: pip install matplotlib") from None
+        raise RuntimeError("--plot needs matplotlib (a dependency of tracker-dcs): pip install -e .") from None
     numeric = [(datetime.fromtimestamp(p.ts_ns / 1e9), float(p.value)) for p in points
                if isinstance(p.value, (int, float))]
     figure, axes = plt.subplots(figsize=(10, 4), dpi=100)

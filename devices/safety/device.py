@@ -23,8 +23,9 @@ from tango import DevState
 from tango.server import Device, attribute, command, device_property
 
 from devices.property_checks import refuse_bad_properties
+from devices.safety.module import Module
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
-from devices.safety.sequence import Module, Sequence, SequenceFailed
+from devices.safety.sequence import Sequence, SequenceFailed
 from devices.subscriptions import EventSubscriptions
 from devices.tango_events import own_properties
 
@@ -77,11 +78,8 @@ class SafetyInterlock(Device):
         self._sequence_thread: threading.Thread | None = None
         self._sequence_log: list[str] = []
         try:
-            self._modules = {m["name"]: Module(m["name"], tuple(m["lv"]), m["hv"], m.get("lv_stable_s", 2.0),
-                                               m.get("lv_tolerance_v", 0.05), m.get("timeout_s", 120.0),
-                                               m.get("lv_volts"), m.get("lv_current_limit"))
-                             for m in json.loads(self.modules)}
-        except (ValueError, KeyError, TypeError) as exc:
+            self._modules = {m.name: m for m in (Module.model_validate(raw) for raw in json.loads(self.modules))}
+        except (ValueError, TypeError) as exc:
             self._modules = {}
             log.error("bad modules property: %s", exc)
         self.trip_latencies_ms: list[float] = []

@@ -14,25 +14,13 @@ from dataclasses import dataclass, field
 
 import tango
 
+from devices.safety.module import Module
+
 
 class SequenceFailed(RuntimeError):
     def __init__(self, step: str, reason: str, done: list[str]):
         super().__init__(f"stopped at '{step}': {reason}")
         self.step, self.reason, self.done = step, reason, done
-
-
-@dataclass(frozen=True)
-class Module:
-    """What a module is for the sequence (the station file's modules[] entry)."""
-
-    name: str
-    lv: tuple[str, ...]
-    hv: str
-    lv_stable_s: float = 2.0
-    lv_tolerance_v: float = 0.05
-    timeout_s: float = 120.0
-    lv_volts: float | None = None  # written to each LV channel's voltage_setpoint before its On
-    lv_current_limit: float | None = None  # written to each LV channel's current_limit before its On
 
 
 @dataclass
