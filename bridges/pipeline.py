@@ -14,14 +14,13 @@ import collections
 import logging
 import threading
 import time
-from pathlib import Path
 
 from bridges.archive_sink import ArchiveSink
+from bridges.attribute_alarms import AttributeAlarms
 from bridges.mqtt_client import MqttConnection
 from bridges.mqtt_sink import MqttSink
 from bridges.stats import BridgeStats
 from bridges.wal import WriteAheadLog, encode
-from db import alarms
 from db.archive.reading import Reading
 
 log = logging.getLogger("trackerdcs.bridge.pipeline")
@@ -33,7 +32,8 @@ TO_MQTT = 2
 class Pipeline:
     def __init__(self, wal: WriteAheadLog, archive: ArchiveSink, mqtt: MqttSink, connection: MqttConnection,
                  stats: BridgeStats,
-                 batch_size: int = 5000, flush_interval_s: float = 0.2, max_queue: int = 1_000_000):
+                 batch_size: int = 5000, flush_interval_s: float = 0.2, max_queue: int = 1_000_000,
+                 alarms: AttributeAlarms | None = None):
         self.wal = wal
         self.archive = archive
         self.mqtt = mqtt
@@ -47,8 +47,7 @@ class Pipeline:
         self._batch_started = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.alarm_file: Path | None = None
-        self.in_alarm: set[tuple[str, str]] = set()  # attributes whose last quality was ALARM
+        self.alarms = alarms  # attribute alarms, watched in every chunk
         self._logged: set[tuple] = set()
 
     # Tango event thread: enqueue only
@@ -128,9 +127,9 @@ class Pipeline:
                 self.queue.extendleft(reversed(chunk))
                 raise
             batch.extend(archived)
-        if self.alarm_file is not None:
+        if self.alarms is not None:
             try:
-                self._watch_alarms(chunk)
+                self.alarms.watch(reading for reading, _ in chunk)
             except Exception as exc:
                 self._failed("alarm record", exc)
         message = self.mqtt.message
@@ -147,20 +146,6 @@ class Pipeline:
             self.connection.publish_retained(messages, self.mqtt.qos)
             self.stats.published += len(messages)
             self.stats.mqtt_lag_ms = max(0.0, time.time() * 1e3 - last.ts_ns / 1e6)
-
-    def _watch_alarms(self, chunk: list[tuple[Reading, int]]) -> None:
-        """Attributes entering / leaving ALARM quality become alarm records (db/alarms.py)."""
-        for reading, _ in chunk:
-            key = (reading.device, reading.attribute)
-            if reading.quality == "ALARM" and key not in self.in_alarm:
-                self.in_alarm.add(key)
-                alarms.append(self.alarm_file, {"source": "attribute", "id": f"{reading.device}/{reading.attribute}",
-                                                "event": "raised", "values": {"value": reading.value},
-                                                "message": f"{reading.attribute} of {reading.device} in ALARM"})
-            elif key in self.in_alarm and reading.quality in ("VALID", "WARNING"):
-                self.in_alarm.discard(key)
-                alarms.append(self.alarm_file, {"source": "attribute", "id": f"{reading.device}/{reading.attribute}",
-                                                "event": "cleared", "values": {"value": reading.value}})
 
     def save_queued(self) -> None:
         """After the thread stopped: archive-bound readings still queued go to the write-ahead log,

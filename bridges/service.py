@@ -15,17 +15,20 @@ import signal
 import threading
 import time
 
+import tango
+
 from bridges.archive_sink import ArchiveSink
+from bridges.attribute_alarms import AttributeAlarms
 from bridges.gateway import CommandGateway, Permissions
 from bridges.mqtt_client import MqttConnection
 from bridges.mqtt_sink import MqttSink
 from bridges.pipeline import TO_ARCHIVE, TO_MQTT, Pipeline
 from bridges.stats import BridgeStats
-from bridges.tango_source import TangoSource, Target
+from bridges.tango_source import JsonEventForwarder, TangoSource, Target
 from bridges.wal import WriteAheadLog
-from db import alarms
 from db.archive.open import open_writer
 from db.station import LoadedStation
+from devices import alarm_log
 
 log = logging.getLogger("trackerdcs.bridge")
 
@@ -52,18 +55,16 @@ class Bridge:
         self.connection = MqttConnection(station, self._on_connect)
         self.client = self.connection.client
         self.mqtt = MqttSink(self.client, config.mqtt.topic_prefix, config.mqtt.qos)
+        self.alarm_file = alarm_log.alarm_file(station.data_dir)
+        self.alarms = alarm_log.AlarmBoard.from_file(self.alarm_file)  # once, at start; then from events as they come
+        self._alarms_lock = threading.Lock()
         self.pipeline = Pipeline(self.wal, self.archive, self.mqtt, self.connection, self.stats,
-                                 config.archive.batch_size, config.archive.flush_interval, config.queue_size)
+                                 config.archive.batch_size, config.archive.flush_interval, config.queue_size,
+                                 alarms=AttributeAlarms(self.alarm_file, self.alarms.active("attribute"), self.alarm_event))
         self.gateway = CommandGateway(self.connection, config.mqtt.topic_prefix, station.tango_host, self.permissions(),
                                       station.data_dir / "log" / "mqtt-audit.jsonl", config.mqtt.max_payload)
         self.client.on_message = self.gateway.on_message
         self.source = TangoSource(station.tango_host, self.stats)
-        self.alarm_file = alarms.alarm_file(station.data_dir)
-        self.pipeline.alarm_file = self.alarm_file
-        self.pipeline.in_alarm = {tuple(r.id.rsplit("/", 1)) for r in alarms.records(self.alarm_file)
-                                  if r.source == "attribute" and r.active}  # active before a restart: not new
-        self._alarm_offset = 0
-        self._alarm_events: list[dict] = []
         self._stop = threading.Event()
         self.health_file = station.data_dir / "run" / "bridge-health.json"
         self.exit_code = 0
@@ -109,6 +110,10 @@ class Bridge:
     def _on_connect(self) -> None:
         self.gateway.subscribe()
         self.mqtt.republish_requested.set()
+        with self._alarms_lock:
+            records = self.alarms.latest()
+        for record in records:  # every alarm's latest record, retained, also after a broker restart
+            self._post_alarm(record)
 
     def _thread_died(self, args) -> None:  # threading.excepthook
         name = args.thread.name if args.thread is not None else "?"
@@ -159,6 +164,10 @@ class Bridge:
         started = time.monotonic()
         targets = self.targets()
         self.source.subscribe(targets, self.pipeline.offer)
+        for _, device in self.station.station.devices():
+            if device.class_ == "SafetyInterlock":
+                self.source.subscriptions.add(device.name, "alarm_event", tango.EventType.CHANGE_EVENT,
+                                              JsonEventForwarder(self._interlock_event))
         log.info("bridge up: %d subscriptions in %.2f s, archive %s, MQTT %s:%d", len(targets),
                  time.monotonic() - started, self.station.station.bridge.archive.backend, host, port)
         self.report_health()  # the launcher waits for this first report: from here on every event is archived
@@ -169,7 +178,7 @@ class Bridge:
         gateway_errors, pipeline_errors = self.errors()
         return {
             "status": condition, "reason": reason, "gateway_errors": gateway_errors, "pipeline_errors": pipeline_errors,
-            "thread_restarts": len(self._restarts),
+            "thread_restarts": len(self._restarts), "subscription_errors": dict(s.subscription_errors),
             "events_in": s.events_in, "event_errors": s.event_errors, "archived": s.archived,
             "archive_rejected": s.archive_rejected, "spooled": self.wal.pending_points + self.wal.open_points,
             "published": s.published, "dropped": s.dropped, "queue": self.pipeline.depth,
@@ -179,24 +188,21 @@ class Bridge:
             "resubscribed": self.source.subscriptions.resubscribed, "uptime_s": round(time.time() - s.started, 1), "pid": os.getpid(),
         }
 
-    def publish_alarms(self) -> None:
-        """Alarm records that changed since the last call go to dcs/$alarms/<source>/<id> (retained)."""
-        events, self._alarm_offset = alarms.read_events(self.alarm_file, self._alarm_offset)
-        if not events:
-            return
-        self._alarm_events += events
-        changed = {(e.get("source"), e.get("id")) for e in events}
-        latest = {}
-        for record in alarms.fold(self._alarm_events):
-            latest[(record.source, record.id)] = record
+    def alarm_event(self, event: dict) -> None:
+        """An alarm event as it is written (attribute alarms: the pipeline; interlock trips: the
+        interlock's alarm_event attribute): its record goes to dcs/$alarms/<source>/<id>, retained."""
+        with self._alarms_lock:
+            record = self.alarms.apply(event)
+        if record is not None:
+            self._post_alarm(record)
+
+    def _post_alarm(self, record: alarm_log.AlarmRecord) -> None:
         prefix = self.station.station.bridge.mqtt.topic_prefix
-        for key in changed:
-            record = latest.get(key)
-            if record is not None:
-                payload = json.dumps({"active": record.active, "raised": record.raised, "acknowledged": record.acknowledged,
-                                      "cleared": record.cleared, "values": record.values, "message": record.message},
-                                     default=str)
-                self.connection.post(f"{prefix}/$alarms/{record.source}/{record.id}", payload, qos=1, retain=True)
+        self.connection.post(f"{prefix}/$alarms/{record.source}/{record.id}", alarm_log.payload(record), qos=1, retain=True)
+
+    def _interlock_event(self, event: dict) -> None:  # Tango event thread: fold and hand over only
+        if event.get("event") in ("raised", "acknowledged", "cleared"):
+            self.alarm_event(event)
 
     def report_health(self) -> None:
         """The health counters to dcs/$bridge/health and to <data_dir>/run/bridge-health.json."""
@@ -210,11 +216,10 @@ class Bridge:
     def run(self) -> None:
         while not self._stop.wait(1.0):
             self.supervise()
-            for step in (self.publish_alarms, self.report_health):
-                try:
-                    step()
-                except Exception:  # e.g. a full disk: logged, tried again next second
-                    log.exception("%s failed", step.__name__)
+            try:
+                self.report_health()
+            except Exception:  # e.g. a full disk: logged, tried again next second
+                log.exception("the health report failed")
 
     def request_stop(self) -> None:
         self._stop.set()

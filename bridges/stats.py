@@ -15,6 +15,7 @@ class BridgeStats:
     archive_rejected: int = 0
     published: int = 0
     dropped: int = 0  # only when the in-memory queue overflows (queue_size)
+    subscription_errors: dict = field(default_factory=dict)  # "device/attribute" -> Tango's reason, while failing
     pipeline_errors: int = 0  # failures inside the pipeline (logged once each); the readings stay queued or on disk
     archive_lag_ms: float = 0.0
     mqtt_lag_ms: float = 0.0

@@ -4,6 +4,7 @@ enqueues: no I/O ever happens on Tango's event thread."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -50,13 +51,16 @@ class EventForwarder:
     def push_event(self, event) -> None:
         if event.err:
             self.stats.event_errors += 1
+            error = event.errors[0] if event.errors else None
+            reason = f"{error.reason}: {error.desc.strip().splitlines()[0]}" if error else "event error"
+            self.stats.subscription_errors[f"{self.device}/{self.attribute}"] = reason
             now = time.monotonic()
             if now - self._last_error_log > 10:
                 self._last_error_log = now
-                error = event.errors[0] if event.errors else None
-                log.warning("event error on %s/%s: %s %s", self.device, self.attribute,
-                            error.reason if error else "?", error.desc.strip() if error else "")
+                log.warning("event error on %s/%s: %s", self.device, self.attribute, reason)
             return
+        if self.stats.subscription_errors:
+            self.stats.subscription_errors.pop(f"{self.device}/{self.attribute}", None)
         value_data = event.attr_value
         stamp = value_data.time
         value = value_data.value
@@ -68,6 +72,26 @@ class EventForwarder:
                           stamp.tv_sec * 1_000_000_000 + stamp.tv_usec * 1000 + stamp.tv_nsec)
         self.stats.events_in += 1
         self.offer(reading, self.route)
+
+
+class JsonEventForwarder:
+    """The callback of a subscription to a string attribute that carries JSON objects."""
+
+    def __init__(self, callback: Callable[[dict], None]):
+        self.callback = callback
+
+    def push_event(self, event) -> None:
+        if event.err:
+            return
+        try:
+            data = json.loads(event.attr_value.value)
+        except (TypeError, ValueError):
+            return
+        if isinstance(data, dict):
+            try:
+                self.callback(data)
+            except Exception:  # never into cppTango's event thread
+                log.exception("handling an event of %s failed", event.attr_name)
 
 
 class TangoSource:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -76,8 +77,27 @@ class DatabaseConfig(Strict):
         return self.external
 
 
+class StarterConfig(Strict):
+    """Device servers left to Tango Starter (the supervisor behind Astor) instead of the launcher."""
+
+    host: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+                             description="the Starter's host (its instance name); default: this host's short name")
+    path: str | None = Field(default=None, description="StartDsPath: where the server executables are; "
+                                                        "default: the folder of this Python (the venv's bin)")
+    log_home: str | None = Field(default=None, description="Starter's LogFileHome (default: data_dir/log/starter)")
+
+    @property
+    def host_name(self) -> str:
+        return self.host or socket.gethostname().split(".")[0]
+
+    @property
+    def device(self) -> str:
+        return f"tango/admin/{self.host_name}"
+
+
 class TangoConfig(Strict):
     database: DatabaseConfig = DatabaseConfig(embedded=EmbeddedDatabase())
+    starter: StarterConfig | None = None  # set: `up` leaves the device servers to Starter
 
 
 class EmulatorConfig(Strict):
@@ -172,10 +192,27 @@ class ServerConfig(Strict):
 
 
 class ExternalDevice(Strict):
+    """A device served by another program (any Tango class, C++ included). With ``server``,
+    ``config apply`` registers it in the station's database (the program is still run by someone else)."""
+
     name: DeviceName
     class_: str | None = Field(default=None, alias="class")
+    server: str | None = None  # Executable/instance of the program that serves it, to register it
     attributes: dict[str, AttributeConfig] = {}
     mqtt: MqttPermissions = MqttPermissions()
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, value: str | None) -> str | None:
+        if value is not None and not SERVER_NAME.match(value):
+            raise ValueError(f"{value!r} is not a Tango server name Executable/instance")
+        return value
+
+    @model_validator(mode="after")
+    def _class_to_register(self) -> ExternalDevice:
+        if self.server is not None and not self.class_:
+            raise ValueError("registering an external device (server) needs its class")
+        return self
 
 
 class ArchiveConfig(Strict):

@@ -8,8 +8,10 @@ a free property, so ``--prune`` removes only devices this station created.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import tango
 
@@ -88,6 +90,14 @@ def plan(station: LoadedStation, db: tango.Database, prune: bool = False) -> lis
             desired["polled_attr"] = polled
         changes += _property_changes(db, name, desired, managed)
         changes += _attribute_changes(db, name, device.attributes)
+    for device in station.station.external_devices:
+        if device.server is not None:
+            desired_names.append(device.name)
+        changes += _external_changes(db, device, station.tango_host)
+    starter_changes, starter_device = _starter_changes(station, db)
+    changes += starter_changes
+    if starter_device:
+        desired_names.append(starter_device)
     owned = owned_devices(db, station.name)
     record = sorted(set(desired_names) | (set() if prune else set(owned)))
     if prune:
@@ -98,6 +108,155 @@ def plan(station: LoadedStation, db: tango.Database, prune: bool = False) -> lis
         changes.append(Change("~", f"record the station's devices ({len(record)})",
                               lambda: db.put_property(OWNERSHIP_OBJECT, {key: record})))
     return changes
+
+
+def _external_changes(db: tango.Database, device, tango_host: str) -> list[Change]:
+    """A foreign device: registered when the file names its server; its attribute properties and
+    polling written like ours, and also set on the running device (a server reads them only at start)."""
+    name = device.name
+    changes = _device_changes(db, device.server, device.class_, name) if device.server else []
+    if not device.attributes:
+        return changes
+    if not changes and not _exists(db, name):
+        return [Change("!", f"{name} is not in the Tango database: its attribute settings cannot be applied "
+                            "(register it: external_devices[].server and class)", lambda: None)]
+    for change in _attribute_changes(db, name, device.attributes):
+        attr = change.text.split(" ", 1)[0].rsplit("/", 1)[1]
+        changes.append(Change(change.sign, change.text, _then_live(change.run, f"tango://{tango_host}/{name}", attr,
+                                                                   device.attributes[attr])))
+    polled = {attr: config.polling_period for attr, config in device.attributes.items() if config.polling_period}
+    current = _polled(db, name)
+    for attr, period in sorted(polled.items()):
+        if current.get(attr.lower()) != period:
+            changes.append(Change("~" if attr.lower() in current else "+", f"{name}/{attr} polling every {period} ms",
+                                  lambda attr=attr, period=period: _poll(db, name, f"tango://{tango_host}/{name}",
+                                                                         attr, period)))
+    return changes
+
+
+def _polled(db: tango.Database, name: str) -> dict[str, int]:
+    values = list(db.get_device_property(name, ["polled_attr"])["polled_attr"]) if _exists(db, name) else []
+    result = {}
+    for attr, period in zip(values[::2], values[1::2]):
+        try:
+            result[attr.lower()] = int(period)
+        except ValueError:
+            pass
+    return result
+
+
+def _live(address: str) -> tango.DeviceProxy | None:
+    """The device, when its server runs now."""
+    try:
+        proxy = tango.DeviceProxy(address)
+        proxy.set_timeout_millis(3000)
+        proxy.ping()
+        return proxy
+    except tango.DevFailed:
+        return None
+
+
+def _poll(db: tango.Database, name: str, address: str, attr: str, period: int) -> None:
+    proxy = _live(address)
+    if proxy is not None:
+        proxy.poll_attribute(attr, period)  # the admin device also records it in polled_attr
+        return
+    polled = _polled(db, name)
+    polled[attr.lower()] = period
+    db.put_device_property(name, {"polled_attr": [x for a, p in sorted(polled.items()) for x in (a, str(p))]})
+
+
+_LIVE_FIELDS = {  # station-file key -> path in AttributeInfoEx
+    "label": ("label",), "description": ("description",), "unit": ("unit",), "format": ("format",),
+    "min_value": ("min_value",), "max_value": ("max_value",),
+    "min_warning": ("alarms", "min_warning"), "max_warning": ("alarms", "max_warning"),
+    "min_alarm": ("alarms", "min_alarm"), "max_alarm": ("alarms", "max_alarm"),
+    "abs_change": ("events", "ch_event", "abs_change"), "rel_change": ("events", "ch_event", "rel_change"),
+    "event_period": ("events", "per_event", "period"),
+    "archive_abs_change": ("events", "arch_event", "archive_abs_change"),
+    "archive_rel_change": ("events", "arch_event", "archive_rel_change"),
+    "archive_period": ("events", "arch_event", "archive_period"),
+}
+
+
+def _then_live(write_db: Callable[[], None], address: str, attr: str, config: AttributeConfig) -> Callable[[], None]:
+    def run() -> None:
+        write_db()
+        proxy = _live(address)
+        if proxy is None:
+            return  # read from the database when its server starts
+        info = proxy.get_attribute_config(attr)
+        for key, value in config.model_dump(exclude_none=True).items():
+            path = _LIVE_FIELDS.get(key)
+            if path is None:
+                continue
+            target = info
+            for part in path[:-1]:
+                target = getattr(target, part)
+            setattr(target, path[-1], to_strings(value)[0])
+        proxy.set_attribute_config(info)
+
+    return run
+
+
+def starter_level(server) -> int:
+    """Starter's startup level: the interlock's server after those it watches."""
+    return 2 if any(d.class_ == "SafetyInterlock" for d in server.devices) else 1
+
+
+def _starter_changes(station: LoadedStation, db: tango.Database) -> tuple[list[Change], str | None]:
+    """With tango.starter: the Starter device of the host (StartDsPath: where our server executables are)
+    and every server registered as controlled by it, with its startup level."""
+    starter = station.station.tango.starter
+    if starter is None:
+        return [], None
+    host = starter.host_name
+    changes = _device_changes(db, f"Starter/{host}", "Starter", starter.device)
+    path = station.resolve(starter.path) if starter.path else Path(sys.executable).parent
+    log_home = station.resolve(starter.log_home) if starter.log_home else station.data_dir / "log" / "starter"
+    desired = {"StartDsPath": [str(path)], "LogFileHome": [str(log_home)]}
+    changes += _property_changes(db, starter.device, desired, set(desired))
+    if not log_home.is_dir():  # Starter makes only the last level of its log folder
+        changes.append(Change("+", f"folder {log_home} for Starter's logs",
+                              lambda: log_home.mkdir(parents=True, exist_ok=True)))
+    for server in station.station.servers:
+        level = starter_level(server)
+        try:
+            info = db.get_server_info(server.name)
+            current = (info.host, int(info.mode), int(info.level))
+        except (tango.DevFailed, ValueError):
+            current = None
+        if current != (host, 1, level):
+            changes.append(Change("~" if current else "+", f"server {server.name} run by Starter on {host} "
+                                                            f"(startup level {level})",
+                                  lambda name=server.name, level=level: _put_starter_server(db, name, host, level)))
+    return changes, starter.device
+
+
+def _put_starter_server(db: tango.Database, server: str, host: str, level: int) -> None:
+    info = tango.DbServerInfo()
+    info.name, info.host, info.mode, info.level = server, host, 1, level
+    _telling_starter(lambda: db.put_server_info(info))
+    admin = f"dserver/{server}"
+    if db.get_device_info(admin).exported:
+        return  # running: its admin device already carries its host
+    # pytango's databaseds lists a host's servers by the host of their admin device, which only an
+    # export records (cppTango's lists them from the server table): record it, then mark it stopped
+    export = tango.DbDevExportInfo()
+    export.name, export.ior, export.host, export.pid, export.version = admin, "nada", host, 0, "5"
+    _telling_starter(lambda: db.export_device(export))
+    _telling_starter(lambda: db.unexport_server(server))
+
+
+def _telling_starter(call: Callable[[], None]) -> None:
+    """pytango's databaseds stores the change, then tells the host's Starter with UpdateServersInfo,
+    and fails the whole call when that Starter is not running yet: the change stands, Starter reads
+    it when it starts."""
+    try:
+        call()
+    except tango.DevFailed as exc:
+        if "UpdateServersInfo" not in str(exc):
+            raise
 
 
 def _device_changes(db: tango.Database, server: str, cls: str, name: str) -> list[Change]:

@@ -21,11 +21,11 @@ from taurus.external.qt import Qt
 from taurus.qt.qtgui.display import TaurusLabel
 from taurus.qt.qtgui.panel import TaurusForm
 
-from db import alarms
 from db.archive.open import open_reader
 from db.classes import known_classes
 from db.station import LoadedStation
 from db.tango_database import answering
+from gui.alarm_feed import AlarmFeed
 
 REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget
 TREND_HOURS = 2.0
@@ -67,6 +67,7 @@ class StationPanel(Qt.QMainWindow):
         self.tabs.addTab(self._overview(), "Overview")
         self.tabs.addTab(self._forms(), "Devices")
         self.tabs.addTab(self._trends(), "Trends")
+        self.alarm_feed = AlarmFeed(station) if station.station.bridge.enabled else None
         self.tabs.addTab(self._safety(), "Interlock && alarms")
         self._timer = Qt.QTimer(self)
         self._timer.timeout.connect(self.refresh_safety)
@@ -312,6 +313,12 @@ class StationPanel(Qt.QMainWindow):
         layout.addWidget(self.alarm_table, 1)
         return page
 
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if self.alarm_feed is not None:
+            self.alarm_feed.close()
+            self.alarm_feed = None
+        super().closeEvent(event)
+
     def refresh_safety(self) -> None:
         for device, rules in self.rule_lists.items():
             try:
@@ -339,14 +346,14 @@ class StationPanel(Qt.QMainWindow):
                                    for k, v in trip.get("values", {}).items())
                 self.trip_labels[device].setText(f"last trip: {trip['rule']} at "
                                                  f"{time.strftime('%H:%M:%S', time.localtime(trip['time']))} — {values}")
-        records = list(reversed(alarms.records(alarms.alarm_file(self.station.data_dir))))[:200]
+        records = self.alarm_feed.records()[:200] if self.alarm_feed is not None else []
         self.alarm_table.setRowCount(len(records))
 
         def stamp(t):
             return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t)) if t else ""
 
         for row, record in enumerate(records):
-            cells = [record.source, record.id, stamp(record.raised), stamp(record.acknowledged),
-                     stamp(record.cleared) if record.cleared else "ACTIVE"]
+            cells = [str(record.get("source", "")), str(record.get("id", "")), stamp(record.get("raised")),
+                     stamp(record.get("acknowledged")), stamp(record.get("cleared")) if record.get("cleared") else "ACTIVE"]
             for column, text in enumerate(cells):
                 self.alarm_table.setItem(row, column, Qt.QTableWidgetItem(text))

@@ -9,7 +9,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Services the tests start themselves (never as system services): mosquitto,
 # InfluxDB 1.x, VictoriaMetrics; Node.js + npm for Node-RED.
-APT_PACKAGES="python3-venv mosquitto mosquitto-clients influxdb victoria-metrics nodejs npm openssl libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0"
+APT_PACKAGES="python3-venv mosquitto mosquitto-clients influxdb victoria-metrics tango-starter tango-test nodejs npm openssl libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

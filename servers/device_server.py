@@ -26,5 +26,23 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _serve_as(executable: str) -> None:
+    sys.exit(main([executable, *sys.argv[1:]]))
+
+
+# Console scripts, one per server executable of our station files, so that Tango Starter (Astor)
+# can run them as it runs any server: StartDsPath/<Executable> <instance>
+def power_supply() -> None:
+    _serve_as("PowerSupply")
+
+
+def environment() -> None:
+    _serve_as("Environment")
+
+
+def safety() -> None:
+    _serve_as("Safety")
+
+
 if __name__ == "__main__":
     sys.exit(main())

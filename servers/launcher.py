@@ -37,6 +37,7 @@ BACKOFF_START_S = 1.0
 BACKOFF_MAX_S = 30.0
 STABLE_AFTER_S = 60.0
 BRIDGE_READY_S = 30.0
+STARTER_WAIT_S = 30.0
 
 
 class LaunchError(RuntimeError):
@@ -96,6 +97,7 @@ class StationLauncher:
         self._lock = threading.Lock()
         self.log_dir = station.data_dir / "log"
         self._owns_run_files = False
+        self._starter_servers: list[str] = []
 
     # ------------------------------------------------------------ start-up
     def start(self, timeout_s: float = 60.0) -> float:
@@ -212,6 +214,8 @@ class StationLauncher:
 
     def _start_servers(self, last: bool) -> int:
         """Start the servers without (last=False) or with (last=True) a SafetyInterlock; return how many."""
+        if self.station.station.tango.starter is not None:
+            return self._servers_by_starter(last)
         started = 0
         for server in self.station.station.servers:
             if any(d.class_ == "SafetyInterlock" for d in server.devices) != last:
@@ -230,6 +234,40 @@ class StationLauncher:
                           respawn=spec)
             self._launch(child)
         return started
+
+    def _starter(self) -> tango.DeviceProxy:
+        starter = self.station.station.tango.starter
+        proxy = tango.DeviceProxy(f"tango://{self.station.tango_host}/{starter.device}")
+        proxy.set_timeout_millis(5000)
+        return proxy
+
+    def _servers_by_starter(self, last: bool) -> int:
+        """Ask the host's Starter to start the servers of one startup level (those it runs already stay)."""
+        starter = self.station.station.tango.starter
+        servers = [s.name for s in self.station.station.servers if (tango_config.starter_level(s) == 2) == last]
+        if not servers:
+            return 0
+        deadline = time.monotonic() + STARTER_WAIT_S
+        while True:
+            try:
+                proxy = self._starter()
+                proxy.ping()
+                break
+            except tango.DevFailed as exc:
+                if time.monotonic() > deadline:
+                    raise LaunchError(f"the station's servers are left to Tango Starter, but {starter.device} does not "
+                                      f"answer ({exc.args[0].desc.strip().splitlines()[0]}); start it on "
+                                      f"{starter.host_name}: TANGO_HOST={self.station.tango_host} "
+                                      f"/usr/lib/tango/Starter {starter.host_name}") from None
+                time.sleep(0.2)
+        proxy.UpdateServersInfo()
+        running = set(proxy.RunningServers or ())
+        for name in servers:
+            if name not in running:
+                log.info("asking %s to start %s", starter.device, name)
+                proxy.DevStart(name)
+        self._starter_servers += servers
+        return len(servers)
 
     def bridge_wanted(self) -> bool:
         station = self.station.station
@@ -341,6 +379,13 @@ class StationLauncher:
 
     def stop(self) -> None:
         self._stop.set()
+        for name in reversed(self._starter_servers):  # servers Starter runs for us: it stops them
+            try:
+                log.info("asking Starter to stop %s", name)
+                self._starter().DevStop(name)
+            except tango.DevFailed as exc:
+                log.warning("Starter could not stop %s: %s", name, exc.args[0].desc.strip())
+        self._starter_servers = []
         with self._lock:
             for child in reversed(self.children):
                 if child.running():

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from pathlib import Path
 
 import pytest
 import yaml
 
+from db import process
 from db.validation import load_station
 from devices.models import make_emulator
 from devices.sim.clock import ManualClock
@@ -22,10 +22,17 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "stations" / "demo.yaml"
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port below the ephemeral range (db/process.py), never one handed out before in this
+    test run: two ports asked for in a row (the emulators of one station file) must differ."""
+    while True:
+        port = process.free_port()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 class Emulator:

@@ -179,3 +179,21 @@ def test_a_panel_of_a_station_that_is_down_says_so(app, tmp_path):
         assert f"trackerdcs up {stopped.path}" in text
     finally:
         widget.close()
+
+
+def test_alarm_table_is_fed_over_mqtt_not_from_the_stations_disk(panel, station):
+    """The alarm view reads the bridge's retained dcs/$alarms topics, so it works on any PC."""
+    sensor = emulator_control(station.station, "coldbox-sht85")
+    sensor.send("set humidity 60")  # above max_alarm 50 %: an attribute alarm, far from condensing
+
+    def shown() -> bool:
+        panel.refresh_safety()
+        table = panel.alarm_table
+        rows = [[table.item(r, c).text() for c in range(5)] for r in range(table.rowCount())]
+        return any(row[1] == "demo/env/coldbox/humidity" and row[4] == "ACTIVE" for row in rows)
+
+    try:
+        assert panel.alarm_feed is not None and "$alarms" in panel.alarm_feed.topic
+        spin_until(shown, timeout_s=20, what="the humidity alarm in the panel's alarm table")
+    finally:
+        sensor.send("set humidity 3")

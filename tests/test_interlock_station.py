@@ -184,7 +184,7 @@ def test_restarting_every_server_re_applies_nothing_and_re_fires_nothing(station
     import os
     import signal
 
-    from db import alarms
+    from devices import alarm_log as alarms
 
     path = str(station.station.path)
     assert cli("power", "on", "demo-module", "-s", path, "--hv", "60").returncode == 0

@@ -226,6 +226,8 @@ def status(file: str, as_json: bool) -> None:
                             ("events_in", "archived", "published", "spooled", "gateway_errors", "pipeline_errors"))
         console.print(f"bridge: {condition.upper()}" + (f" — {bridge_health.get('reason')}" if bridge_health.get("reason") else "")
                       + f" ({figures})", highlight=False)
+        for target, reason in sorted((bridge_health.get("subscription_errors") or {}).items()):
+            console.print(f"  no events from {target}: {reason}", highlight=False)
 
 
 def _me() -> str:
@@ -395,8 +397,8 @@ def power(action: str, module: str, file: str, hv_volts: float | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def alarms(file: str, active: bool, as_json: bool) -> None:
     """The station's alarm records: interlock trips and attribute alarms, raised / acknowledged / cleared."""
-    from db import alarms as alarm_log
     from db.archive.history import iso
+    from devices import alarm_log
 
     station = _load(file)
     records = [r for r in alarm_log.records(alarm_log.alarm_file(station.data_dir)) if r.active or not active]

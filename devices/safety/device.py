@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -22,6 +21,7 @@ import tango
 from tango import DevState
 from tango.server import Device, attribute, command, device_property
 
+from devices import alarm_log
 from devices.property_checks import refuse_bad_properties
 from devices.safety.module import Module
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
@@ -75,6 +75,7 @@ class SafetyInterlock(Device):
         self._proxies: dict[str, tango.DeviceProxy] = {}
         self._subscriptions = EventSubscriptions(self._proxy, tango.Database, name="interlock-restart-watcher")
         self._last_trip: dict = {}
+        self._alarm_event = "{}"
         self._sequence_thread: threading.Thread | None = None
         self._sequence_log: list[str] = []
         try:
@@ -150,41 +151,24 @@ class SafetyInterlock(Device):
         self.push_change_event("last_trip", json.dumps(record))
 
     def _record(self, event: str, rule: str, **details) -> None:
-        """Append an alarm event (the format of db/alarms.py) to the trip log."""
-        if not self.trip_log:
-            return
-        path = Path(self.trip_log)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"time": time.time(), "source": "interlock", "id": rule, "event": event,
-                           "device": self.get_name(), **details}, default=str) + "\n"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+        """Append an alarm event to the station's alarm log and push it as an ``alarm_event`` change
+        event (the bridge publishes it on MQTT at once)."""
+        entry = {"source": "interlock", "id": rule, "event": event, "device": self.get_name(), **details}
+        if self.trip_log:
+            entry = alarm_log.append(Path(self.trip_log), entry)
+        else:
+            entry = {"time": time.time(), **entry}
+        self._alarm_event = json.dumps(entry, default=str)
+        self.push_change_event("alarm_event", self._alarm_event)
 
     def _restore_latches(self) -> None:
         """After a restart: rules whose trip was never cleared stay latched, without acting again."""
-        if not self.trip_log or not Path(self.trip_log).exists():
+        if not self.trip_log:
             return
-        active: dict[str, dict] = {}
-        with open(self.trip_log, encoding="utf-8") as handle:
-            for line in handle:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                if event.get("source") != "interlock" or event.get("id") not in self.engine.rules:
-                    continue
-                if event.get("event") == "raised":
-                    active.setdefault(event["id"], dict(event, acknowledged=False))
-                elif event.get("event") == "acknowledged" and event["id"] in active:
-                    active[event["id"]]["acknowledged"] = True
-                elif event.get("event") == "cleared":
-                    active.pop(event["id"], None)
-        for name, event in active.items():
-            self.engine.restore(name, event["acknowledged"], event.get("values") or {}, event.get("time"))
-            log.warning("interlock %s is still latched from before the restart", name)
+        for record in alarm_log.records(Path(self.trip_log)):
+            if record.source == "interlock" and record.active and record.id in self.engine.rules:
+                self.engine.restore(record.id, record.acknowledged is not None, record.values, record.raised)
+                log.warning("interlock %s is still latched from before the restart", record.id)
 
     def _publish(self) -> None:
         engine = self.engine
@@ -215,6 +199,11 @@ class SafetyInterlock(Device):
                change_event_implemented=True, change_event_detect=False)
     def last_trip(self):
         return json.dumps(self._last_trip)
+
+    @attribute(dtype=str, doc="the last alarm event written (JSON: time, source, id, event raised / acknowledged / cleared, "
+                              "values); a change event for each", change_event_implemented=True, change_event_detect=False)
+    def alarm_event(self):
+        return self._alarm_event
 
     @attribute(dtype=bool, doc="a rule is latched")
     def tripped(self):
