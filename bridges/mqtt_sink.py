@@ -15,8 +15,6 @@ import logging
 import math
 import threading
 
-import paho.mqtt.client as mqtt
-
 from db.archive.reading import Reading
 
 log = logging.getLogger("trackerdcs.bridge.mqtt")
@@ -43,8 +41,7 @@ def json_value(value) -> str:
 
 
 class MqttSink:
-    def __init__(self, client: mqtt.Client, prefix: str, qos: int = 0):
-        self.client = client
+    def __init__(self, prefix: str, qos: int = 0):
         self.prefix = prefix
         self.qos = qos
         self.retained: dict[str, bytes] = {}
@@ -60,10 +57,6 @@ class MqttSink:
             topic = self._topics[key] = f"{self.prefix}/{reading.device}/{leaf}"
         return topic
 
-    def publish(self, reading: Reading) -> None:
-        topic, payload = self.message(reading)
-        self.client.publish(topic, payload, qos=self.qos, retain=True)
-
     def message(self, reading: Reading) -> tuple[str, bytes]:
         """Topic and payload of a reading; remembered for republishing after a reconnect."""
         topic = self.topic(reading)
@@ -77,7 +70,8 @@ class MqttSink:
         self.retained[topic] = payload
         return topic, payload
 
-    def republish_all(self) -> None:
-        for topic, payload in list(self.retained.items()):
-            self.client.publish(topic, payload, qos=self.qos, retain=True)
-        log.info("republished %d retained topics", len(self.retained))
+    def republish_all(self, connection) -> None:
+        """Every topic's last payload again, through the connection's one publish path."""
+        messages = list(self.retained.items())
+        connection.publish_retained(messages, self.qos)
+        log.info("republished %d retained topics", len(messages))

@@ -81,7 +81,7 @@ class Pipeline:
             try:
                 if self.mqtt.republish_requested.is_set():
                     self.mqtt.republish_requested.clear()
-                    self.mqtt.republish_all()
+                    self.mqtt.republish_all(self.connection)
                 chunk = []
                 while queue and len(chunk) < 20_000:
                     chunk.append(queue.popleft())

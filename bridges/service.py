@@ -54,7 +54,7 @@ class Bridge:
         self.archive = ArchiveSink(open_writer(station), self.wal, self.stats)
         self.connection = MqttConnection(station, self._on_connect)
         self.client = self.connection.client
-        self.mqtt = MqttSink(self.client, config.mqtt.topic_prefix, config.mqtt.qos)
+        self.mqtt = MqttSink(config.mqtt.topic_prefix, config.mqtt.qos)
         self.alarm_file = alarm_log.alarm_file(station.data_dir)
         self.alarms = alarm_log.AlarmBoard.from_file(self.alarm_file)  # once, at start; then from events as they come
         self._alarms_lock = threading.Lock()

@@ -108,3 +108,38 @@ def test_readings_left_by_a_dead_pipeline_reach_the_write_ahead_log(bridge):
     bridge.pipeline.save_queued()
     assert bridge.wal.pending_points + bridge.wal.open_points >= 3 or archived(bridge) >= 3
     wait_for(lambda: archived(bridge) >= 3, what="the saved readings archived")
+
+
+def test_the_raw_publish_fast_path_sends_what_paho_would(bridge, tmp_path):
+    """The pipeline writes QoS 0 retained PUBLISH packets straight onto paho's socket
+    (docs/decisions/0008). It relies on paho 2.x's public socket() and want_write(), and on paho
+    keeping no state for a QoS 0 message; this fails when a paho upgrade changes any of that."""
+    import paho.mqtt
+    import paho.mqtt.client as mqtt
+
+    bridge, probe = bridge
+    version = paho.mqtt.__version__
+    assert version.split(".")[0] == "2", f"paho-mqtt {version}: re-check the raw PUBLISH path"
+    assert callable(mqtt.Client.socket) and callable(mqtt.Client.want_write)
+    bridge.pipeline.stop()  # the test thread now drives the connection, as the pipeline does
+    connection = bridge.connection
+    cases = [("a", b'{"value": 1.0}'), ("unicode-\u00e9\u20ac", "caf\u00e9".encode()), ("big", b"x" * 20_000),
+             ("short", b"1")]
+    wait_for(lambda: (connection.service(0.01), not connection.client.want_write())[1], what="paho's queue empty")
+    connection.publish_retained([(f"dcs/raw/{name}", payload) for name, payload in cases], 0)
+    assert not connection.client.want_write(), "paho saw the raw packets as its own output"
+    for name, payload in cases:
+        connection.client.publish(f"dcs/paho/{name}", payload, qos=0, retain=True)
+    wait_for(lambda: (connection.service(0.01), all(probe.topic(f"dcs/{path}/{name}") for path in ("raw", "paho")
+                                                    for name, _ in cases))[1], what="both paths delivered")
+    late = Probe(probe.client._port, topics=("dcs/raw/#", "dcs/paho/#"), name="late")
+    try:
+        wait_for(lambda: len(late.messages) >= 2 * len(cases), what="every retained message, both paths")
+        for name, payload in cases:
+            raw = [m for m in late.messages if m[1] == f"dcs/raw/{name}"]
+            sent = [m for m in late.messages if m[1] == f"dcs/paho/{name}"]
+            assert raw and sent and raw[-1][2] == sent[-1][2] == payload and raw[-1][3] and sent[-1][3]
+    finally:
+        late.close()
+    connection.service(0.05)
+    assert connection.connected, "the broker dropped the connection: a malformed packet"
