@@ -35,8 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from db import process  # noqa: E402
-from db.tango_database import EmbeddedDatabase  # noqa: E402
+from db.runtime import process  # noqa: E402
+from db.runtime.tango_database import EmbeddedDatabase  # noqa: E402
 
 import services  # noqa: E402  (the tests' real-service starters)
 

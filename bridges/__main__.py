@@ -4,7 +4,7 @@ import logging
 import sys
 
 from bridges.service import run_bridge
-from db.validation import StationFileError, load_station
+from db.config.validation import StationFileError, load_station
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 
-from db.station import LoadedStation, MqttConfig
+from db.config.station import LoadedStation, MqttConfig
 
 log = logging.getLogger("trackerdcs.bridge.mqtt")
 

@@ -27,7 +27,7 @@ from bridges.stats import BridgeStats
 from bridges.tango_source import JsonEventForwarder, TangoSource, Target
 from bridges.wal import WriteAheadLog
 from db.archive.open import open_writer
-from db.station import LoadedStation
+from db.config.station import LoadedStation
 from devices import alarm_log
 
 log = logging.getLogger("trackerdcs.bridge")

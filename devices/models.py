@@ -23,8 +23,9 @@ from devices.drivers.keithley2410 import Keithley2410Driver
 from devices.drivers.sht85 import Sht85Driver
 from devices.drivers.transport import VisaTransport
 from devices.sim.coldbox import ColdBox
-from devices.sim.environment import JulaboModel, Sht85Model
+from devices.sim.environment import Sht85Model
 from devices.sim.hmp4040 import Hmp4040Model
+from devices.sim.julabo import JulaboModel
 from devices.sim.keithley2410 import Keithley2410Model
 
 

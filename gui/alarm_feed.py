@@ -13,7 +13,7 @@ import time
 import paho.mqtt.client as mqtt
 
 from db.archive.open import SecretError, read_secret
-from db.station import LoadedStation
+from db.config.station import LoadedStation
 
 log = logging.getLogger("trackerdcs.gui.alarms")
 

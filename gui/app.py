@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from db.station import LoadedStation
+from db.config.station import LoadedStation
 
 
 def run_gui(station: LoadedStation, screenshot: str | None = None, settle_s: float = 3.0, tab: int = 0) -> int:

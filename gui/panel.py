@@ -22,9 +22,9 @@ from taurus.qt.qtgui.display import TaurusLabel
 from taurus.qt.qtgui.panel import TaurusForm
 
 from db.archive.open import open_reader
-from db.classes import known_classes
-from db.station import LoadedStation
-from db.tango_database import answering
+from db.config.classes import known_classes
+from db.config.station import LoadedStation
+from db.runtime.tango_database import answering
 from gui.alarm_feed import AlarmFeed
 
 REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass, field
 
 import tango
 
-from db import process
-from db.station import LoadedStation
+from db.config.station import LoadedStation
+from db.runtime import process
 from devices.catalog import KEY_ATTRIBUTES
 from servers.launcher import LaunchError, launcher_pid_file, running_launcher, state_file
 

@@ -25,10 +25,11 @@ from pathlib import Path
 
 import tango
 
-from db import process, tango_config
-from db.station import LoadedStation
-from db.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
-from db.validation import load_station
+from db.config import tango_config
+from db.config.station import LoadedStation
+from db.config.validation import load_station
+from db.runtime import process
+from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from servers.broker import broker_command
 
 log = logging.getLogger("trackerdcs.launcher")

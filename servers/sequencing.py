@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from db.station import LoadedStation
+from db.config.station import LoadedStation
 from devices.safety.module import Module
 from devices.safety.sequence import Sequence, SequenceFailed
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from db import process
-from db.validation import load_station
+from db.config.validation import load_station
+from db.runtime import process
 from devices.models import make_emulator
 from devices.sim.clock import ManualClock
 from devices.sim.hmp4040 import Hmp4040Model
@@ -26,7 +26,7 @@ _HANDED_OUT: set[int] = set()
 
 
 def free_port() -> int:
-    """A free port below the ephemeral range (db/process.py), never one handed out before in this
+    """A free port below the ephemeral range (db/runtime/process.py), never one handed out before in this
     test run: two ports asked for in a row (the emulators of one station file) must differ."""
     while True:
         port = process.free_port()

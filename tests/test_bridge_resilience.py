@@ -12,7 +12,7 @@ import pytest
 from bridges.pipeline import TO_ARCHIVE, TO_MQTT
 from bridges.service import EXIT_UNRECOVERABLE, RESTARTS_ALLOWED, Bridge
 from db.archive.reading import Reading
-from db.validation import load_station
+from db.config.validation import load_station
 
 import services
 from conftest import write_station

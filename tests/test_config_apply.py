@@ -7,9 +7,9 @@ import pytest
 import tango
 import yaml
 
-from db import tango_config
-from db.tango_database import EmbeddedDatabase, connect
-from db.validation import load_station
+from db.config import tango_config
+from db.config.validation import load_station
+from db.runtime.tango_database import EmbeddedDatabase, connect
 
 from conftest import write_station
 

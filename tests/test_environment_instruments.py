@@ -12,7 +12,8 @@ from devices.drivers.julabo import parse_status
 from devices.environment.manager import EnvironmentSensorManager
 from devices.models import open_driver
 from devices.sim.coldbox import ColdBox
-from devices.sim.environment import Dht22Pty, JulaboModel, Sht85Model
+from devices.sim.environment import Dht22Pty, Sht85Model
+from devices.sim.julabo import JulaboModel
 from devices.sim.server import EmulatorControl, EmulatorServer
 
 from waiting import wait_for

@@ -12,9 +12,9 @@ import time
 import pytest
 import tango
 
-from db import process
 from db.archive.embedded import EmbeddedArchive
 from db.archive.open import embedded_path
+from db.runtime import process
 
 import services
 from conftest import bridge_station, start_station

@@ -16,7 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from taurus.external.qt import Qt  # noqa: E402
 from taurus.qt.qtgui.application import TaurusApplication  # noqa: E402
 
-from db.validation import load_station  # noqa: E402
+from db.config.validation import load_station  # noqa: E402
 from gui.panel import StationPanel  # noqa: E402
 
 from conftest import emulator_control, start_station, write_station  # noqa: E402

@@ -1,4 +1,4 @@
-"""Port checks of db/process.py: a listener counts as taken, a just-closed one does not."""
+"""Port checks of db/runtime/process.py: a listener counts as taken, a just-closed one does not."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from db import process
+from db.runtime import process
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

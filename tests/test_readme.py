@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from db.class_docs import BEGIN, END, classes_markdown
+from db.config.class_docs import BEGIN, END, classes_markdown
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

@@ -12,9 +12,10 @@ import psutil
 import pytest
 import tango
 
-from db import process, tango_config
-from db.tango_database import EmbeddedDatabase, connect
-from db.validation import load_station
+from db.config import tango_config
+from db.config.validation import load_station
+from db.runtime import process
+from db.runtime.tango_database import EmbeddedDatabase, connect
 from servers.launcher import StationLauncher
 
 from conftest import write_station

@@ -10,7 +10,7 @@ import time
 import pytest
 import tango
 
-from db import process
+from db.runtime import process
 
 from conftest import write_station
 from waiting import wait_for
@@ -80,7 +80,7 @@ def test_port_taken_is_a_clear_error(tmp_path):
     import socket
 
     path = write_station(tmp_path)
-    from db.validation import load_station
+    from db.config.validation import load_station
 
     port = load_station(path).station.tango.database.embedded.port
     with socket.socket() as blocker:

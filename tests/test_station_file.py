@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from db.validation import StationFileError, check_text, load_station
+from db.config.validation import StationFileError, check_text, load_station
 from trackerdcs.cli import cli
 
 from conftest import DEMO

@@ -13,7 +13,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from db.validation import StationFileError, check_text, load_station
+from db.config.validation import StationFileError, check_text, load_station
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

@@ -16,8 +16,8 @@ import tango
 from pusher_server import Pusher
 from tango.test_context import DeviceTestContext
 
-from db import process
-from db.tango_database import EmbeddedDatabase
+from db.runtime import process
+from db.runtime.tango_database import EmbeddedDatabase
 from devices.subscriptions import EventSubscriptions
 
 from waiting import wait_for

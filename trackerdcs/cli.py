@@ -12,10 +12,10 @@ import tango
 from rich.console import Console
 from rich.table import Table
 
-from db import tango_config
-from db.process import PortTaken
-from db.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
-from db.validation import StationFileError, load_station
+from db.config import tango_config
+from db.config.validation import StationFileError, load_station
+from db.runtime.process import PortTaken
+from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from servers import control
 from servers.launcher import LaunchError, run_foreground
 
@@ -424,7 +424,7 @@ def docs() -> None:
 @docs.command("classes")
 def docs_classes() -> None:
     """Markdown tables of every device class (the README section)."""
-    from db.class_docs import classes_markdown
+    from db.config.class_docs import classes_markdown
 
     click.echo(classes_markdown())
 

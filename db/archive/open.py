@@ -5,7 +5,7 @@ from __future__ import annotations
 from db.archive.base import ArchiveReader, ArchiveWriter
 from db.archive.embedded import EmbeddedArchive
 from db.archive.influx import InfluxDB1Writer, InfluxDB2Writer, InfluxQLReader
-from db.station import LoadedStation
+from db.config.station import LoadedStation
 
 
 class SecretError(ValueError):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from db.classes import ClassInfo, known_classes
-from db.station import RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
-from db.yaml_source import MAX_CHARS, YamlDocument, YamlSyntaxError, load_yaml
+from db.config.classes import ClassInfo, known_classes
+from db.config.station import RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
+from db.config.yaml_source import MAX_CHARS, YamlDocument, YamlSyntaxError, load_yaml
 from devices.catalog import MODEL_CHANNELS
 from devices.models import tcp_emulated
 from devices.property_checks import property_problems

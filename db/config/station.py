@@ -55,13 +55,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EmbeddedDatabase(Strict):
+class EmbeddedDatabaseConfig(Strict):
     host: str = "127.0.0.1"
     port: Port = 10000
 
 
 class DatabaseConfig(Strict):
-    embedded: EmbeddedDatabase | None = None
+    embedded: EmbeddedDatabaseConfig | None = None
     external: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.\-]+:\d{1,5}$")
 
     @model_validator(mode="after")
@@ -96,7 +96,7 @@ class StarterConfig(Strict):
 
 
 class TangoConfig(Strict):
-    database: DatabaseConfig = DatabaseConfig(embedded=EmbeddedDatabase())
+    database: DatabaseConfig = DatabaseConfig(embedded=EmbeddedDatabaseConfig())
     starter: StarterConfig | None = None  # set: `up` leaves the device servers to Starter
 
 
@@ -292,7 +292,7 @@ class SafetyConfig(Strict):
 
 
 class Station(Strict):
-    station: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(alias="station", pattern=r"^[a-z0-9][a-z0-9_\-]*$")  # the key is `station:`; also the Tango domain
     description: str = ""
     data_dir: str = "var/{station}"
     tango: TangoConfig = TangoConfig()
@@ -317,11 +317,11 @@ class LoadedStation:
 
     @property
     def name(self) -> str:
-        return self.station.station
+        return self.station.name
 
     @property
     def data_dir(self) -> Path:
-        raw = Path(self.station.data_dir.format(station=self.station.station)).expanduser()
+        raw = Path(self.station.data_dir.format(station=self.station.name)).expanduser()
         return (raw if raw.is_absolute() else self.path.parent / raw).resolve()
 
     @property

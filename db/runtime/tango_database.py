@@ -14,8 +14,8 @@ from pathlib import Path
 
 import tango
 
-from db import process
-from db.station import LoadedStation
+from db.config.station import LoadedStation
+from db.runtime import process
 
 INSTANCE = "2"
 

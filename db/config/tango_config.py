@@ -15,8 +15,8 @@ from pathlib import Path
 
 import tango
 
-from db.classes import known_classes
-from db.station import AttributeConfig, LoadedStation
+from db.config.classes import known_classes
+from db.config.station import AttributeConfig, LoadedStation
 
 OWNERSHIP_OBJECT = "trackerdcs"
 MANAGED_ATTRIBUTE_KEYS = tuple(k for k in AttributeConfig.model_fields if k not in ("polling_period", "archive", "publish"))

@@ -1,0 +1,1 @@
+"""The station at run time: child processes and the embedded Tango database."""
