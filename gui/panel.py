@@ -119,6 +119,9 @@ class StationPanel(Qt.QMainWindow):
         except tango.DevFailed as exc:
             self.show_message(f"{device} {command} refused: {exc.args[0].desc.strip()}", error=True)
             return False
+        except (TypeError, ValueError) as exc:  # an argument Tango cannot convert
+            self.show_message(f"{device} {command}: bad argument {argument!r} ({exc})", error=True)
+            return False
         self.show_message(f"{device} {command}: done")
         return True
 
@@ -187,6 +190,34 @@ class StationPanel(Qt.QMainWindow):
         return page
 
     # --------------------------------------------------------------- forms
+    def foreign_command_buttons(self, device: str) -> Qt.QWidget:
+        """Buttons for the commands the station file allows on a device of a class we do not know
+        (external_devices[].mqtt.commands); argument-less ones run at a click, others ask for it."""
+        box = Qt.QWidget()
+        row = Qt.QHBoxLayout(box)
+        row.setContentsMargins(0, 0, 0, 0)
+        config = next((d for d in self.station.station.external_devices if d.name == device), None)
+        for name in (config.mqtt.commands if config is not None else []):
+            button = Qt.QPushButton(name)
+            button.setObjectName(f"{device}/{name}")
+            button.clicked.connect(lambda _=False, d=device, c=name: self._run_foreign(d, c))
+            row.addWidget(button)
+        row.addStretch(1)
+        return box
+
+    def _run_foreign(self, device: str, command: str) -> bool:
+        try:
+            proxy = tango.DeviceProxy(f"tango://{self.host}/{device}")
+            proxy.set_timeout_millis(3000)
+            takes = proxy.command_query(command).in_type != tango.CmdArgType.DevVoid
+        except tango.DevFailed as exc:
+            self.show_message(f"{device} {command} refused: {exc.args[0].desc.strip()}", error=True)
+            return False
+        if not takes:
+            return self.run_command(device, command)
+        text, ok = Qt.QInputDialog.getText(self, f"{device} {command}", f"argument of {command}:")
+        return self.run_command(device, command, text) if ok else False
+
     def _forms(self) -> Qt.QWidget:
         tabs = Qt.QTabWidget()
         tabs.setTabPosition(Qt.QTabWidget.West)
@@ -208,6 +239,7 @@ class StationPanel(Qt.QMainWindow):
                     layout.addWidget(note)
             else:  # a class we do not know: a generic form of whatever attributes the device has
                 form.setModel([self.model(device, a) for a in self._attributes_of(device)])
+                layout.addWidget(self.foreign_command_buttons(device))
             for item in form.getItems():
                 item.setEventBufferPeriod(REFRESH_S) if hasattr(item, "setEventBufferPeriod") else None
             layout.addWidget(form, 1)
@@ -259,6 +291,16 @@ class StationPanel(Qt.QMainWindow):
                 self._prefill(trend, reader, device, attribute, since, until)
             layout.addWidget(trend)
             self.trends[title] = trend
+        foreign = [(d.name, attribute) for d in self.station.station.external_devices
+                   for attribute, config in d.attributes.items() if config.archive]
+        if foreign:  # archived attributes of foreign devices: one trend with all of them
+            trend = TaurusTrend()
+            trend.setModel([self.model(d, a) for d, a in foreign])
+            trend.setTitle("Other devices")
+            for device, attribute in foreign:
+                self._prefill(trend, reader, device, attribute, since, until)
+            layout.addWidget(trend)
+            self.trends["Other devices"] = trend
         if reader is not None:
             reader.close()
         return page

@@ -27,6 +27,25 @@ pytestmark = pytest.mark.skipif(not os.path.exists(TANGO_TEST),
                                 reason=f"{TANGO_TEST} is absent: apt-get install tango-test (scripts/test.sh installs it)")
 
 
+PANEL_PROBE = """
+import json, sys
+from taurus.external.qt import Qt
+from taurus.qt.qtgui.application import TaurusApplication
+import tango
+from db.config.validation import load_station
+from gui.panel import StationPanel
+app = TaurusApplication([], cmd_line_parser=None)
+station = load_station(sys.argv[1])
+panel = StationPanel(station)
+device = tango.DeviceProxy(f"tango://{station.tango_host}/sys/tg_test/1")
+before = str(device.state())
+panel.findChild(Qt.QPushButton, "sys/tg_test/1/SwitchStates").click()
+buttons = [b.objectName() for b in panel.findChildren(Qt.QPushButton) if b.objectName().startswith("sys/")]
+print(json.dumps({"buttons": buttons, "trends": list(panel.trends), "state_before": before, "state_after": str(device.state())}))
+panel.close()
+"""
+
+
 def test_tangotest_double_scalar_is_archived_and_published(tmp_path):
     broker = services.mosquitto(tmp_path / "mosquitto")
 
@@ -35,6 +54,7 @@ def test_tangotest_double_scalar_is_archived_and_published(tmp_path):
             "name": DEVICE, "class": "TangoTest", "server": "TangoTest/test",
             "attributes": {"double_scalar": {"polling_period": 200, "abs_change": 1.0e-6, "archive_period": 1000,
                                              "archive": True, "publish": True}},
+            "mqtt": {"commands": ["SwitchStates", "DevDouble"]},
         }]
 
     path = bridge_station(tmp_path, broker.port, {"backend": "embedded", "flush_interval": 0.1}, foreign)
@@ -73,6 +93,13 @@ def test_tangotest_double_scalar_is_archived_and_published(tmp_path):
         status = subprocess.run([os.sys.executable, "-m", "trackerdcs", "status", str(path)], capture_output=True,
                                 text=True, timeout=60)
         assert status.returncode == 0 and DEVICE in status.stdout
+        panel = subprocess.run([os.sys.executable, "-c", PANEL_PROBE, str(path)], capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
+        assert panel.returncode == 0, panel.stderr[-2000:]
+        shown = json.loads(panel.stdout.strip().splitlines()[-1])
+        assert {f"{DEVICE}/SwitchStates", f"{DEVICE}/DevDouble"} <= set(shown["buttons"]), shown
+        assert shown["state_before"] != shown["state_after"], "SwitchStates pressed in the panel did not reach TangoTest"
+        assert "Other devices" in shown["trends"], shown
     finally:
         probe.close()
         if tango_test is not None:
