@@ -11,11 +11,20 @@ from devices import alarm_log
 
 
 class AttributeAlarms:
+    name = "attribute alarms"
+    durable = False
+
     def __init__(self, path: Path, active: Iterable[str], on_event: Callable[[dict], None]):
         self.path = Path(path)
         self.on_event = on_event
         # alarms active before a restart are known: they are not raised again as new
         self.in_alarm: set[tuple[str, str]] = {tuple(alarm_id.rsplit("/", 1)) for alarm_id in active}
+
+    def take(self, chunk) -> None:
+        self.watch(reading for reading, _ in chunk)
+
+    def tick(self, stopping: bool, busy: bool) -> None:
+        pass
 
     def watch(self, readings: Iterable[Reading]) -> None:
         for reading in readings:

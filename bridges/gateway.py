@@ -90,10 +90,10 @@ class CommandGateway:
     A request never kills that thread: a failure is refused, counted in ``errors`` and logged
     (the first time with its traceback)."""
 
-    def __init__(self, connection, prefix: str, tango_host: str, permissions: dict[str, Permissions],
+    def __init__(self, outbox, prefix: str, tango_host: str, permissions: dict[str, Permissions],
                  audit_file: Path, max_payload: int = 4096, timeout_ms: int = 3000,
                  proxy_factory: Callable[[str], tango.DeviceProxy] | None = None, max_queue: int = 1000):
-        self.connection = connection
+        self.outbox = outbox  # where replies go (the MQTT connection's Outbox): anything with post()
         self.prefix = prefix
         self.tango_host = tango_host
         self.permissions = permissions
@@ -112,11 +112,6 @@ class CommandGateway:
     # ---------------------------------------------------------------- wiring
     def subscriptions(self) -> list[str]:
         return [f"{self.prefix}/+/+/+/+/set", f"{self.prefix}/+/+/+/cmd/+"]
-
-    def subscribe(self) -> None:
-        """Called on (re)connect, on the connection's owner thread."""
-        for topic in self.subscriptions():
-            self.connection.client.subscribe(topic, qos=1)
 
     def on_message(self, client, userdata, message) -> None:  # network loop thread: enqueue only
         topic, payload = message.topic, bytes(message.payload)
@@ -267,7 +262,7 @@ class CommandGateway:
             # no reply topic can be made of it: say so on the bridge's own topic instead
             reply_topic = f"{self.prefix}/$bridge/rejected"
             payload = json.dumps({**json.loads(payload), "topic": topic[:200]}, ensure_ascii=True)
-        self.connection.post(reply_topic, payload, qos=1, retain=False)
+        self.outbox.post(reply_topic, payload, qos=1, retain=False)
 
     def _audit(self, client, target: str, action: str, old, new, result: str) -> None:
         entry = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z",

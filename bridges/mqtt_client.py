@@ -58,12 +58,29 @@ def _send_all(sock, data: bytes) -> None:
         view = view[sent:]
 
 
+class Outbox:
+    """Messages any thread hands to the connection; its owner thread sends them on its next service()."""
+
+    def __init__(self):
+        self.messages: collections.deque[tuple[str, bytes | str, int, bool]] = collections.deque()
+
+    def post(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
+        self.messages.append((topic, payload, qos, retain))
+
+    def __bool__(self) -> bool:
+        return bool(self.messages)
+
+    def popleft(self):
+        return self.messages.popleft()
+
+
 def status_topic(config: MqttConfig) -> str:
     return f"{config.topic_prefix}/$bridge/status"
 
 
 class MqttConnection:
-    def __init__(self, station: LoadedStation, on_connect: Callable[[], None], suffix: str = "bridge"):
+    def __init__(self, station: LoadedStation, on_connect: Callable[[], None], outbox: Outbox | None = None,
+                 on_message: Callable | None = None, subscriptions: tuple[str, ...] = (), suffix: str = "bridge"):
         self.config = config = station.station.bridge.mqtt
         self.host, self.port = config.broker
         client_id = config.client_id or f"trackerdcs-{station.name}-{suffix}"
@@ -89,8 +106,11 @@ class MqttConnection:
         client.max_queued_messages_set(0)
         client.on_connect = self._connected
         client.on_disconnect = self._disconnected
+        if on_message is not None:
+            client.on_message = on_message
         self._on_connect = on_connect
-        self.outbox: collections.deque[tuple[str, bytes | str, int, bool]] = collections.deque()
+        self.subscriptions = tuple(subscriptions)  # subscribed (QoS 1) at every (re)connect
+        self.outbox = outbox if outbox is not None else Outbox()
         self.connected = False
         self.refused = 0  # posted messages paho would not send (counted in the bridge's pipeline errors)
         self._retry_at = 0.0
@@ -105,6 +125,8 @@ class MqttConnection:
         self.connected = True
         self._retry_s = RECONNECT_MIN_S
         client.publish(status_topic(self.config), "online", qos=1, retain=True)
+        for topic in self.subscriptions:
+            client.subscribe(topic, qos=1)
         self._on_connect()
 
     def _disconnected(self, client, userdata, flags, reason_code, properties):
@@ -114,7 +136,7 @@ class MqttConnection:
 
     def post(self, topic: str, payload: bytes | str, qos: int = 0, retain: bool = False) -> None:
         """Publish from any thread: the owner thread sends it on its next service()."""
-        self.outbox.append((topic, payload, qos, retain))
+        self.outbox.post(topic, payload, qos, retain)
 
     def publish_retained(self, messages: list[tuple[str, bytes]], qos: int) -> None:
         """Publish retained messages from the owner thread.

@@ -14,7 +14,9 @@ import json
 import logging
 import math
 import threading
+import time
 
+from bridges.sink import TO_MQTT
 from db.archive.reading import Reading
 
 log = logging.getLogger("trackerdcs.bridge.mqtt")
@@ -41,13 +43,19 @@ def json_value(value) -> str:
 
 
 class MqttSink:
-    def __init__(self, prefix: str, qos: int = 0):
+    name = "MQTT"
+    durable = False
+
+    def __init__(self, connection, prefix: str, qos: int, stats):
+        self.connection = connection
+        self.stats = stats
         self.prefix = prefix
         self.qos = qos
         self.retained: dict[str, bytes] = {}
         self._seq: dict[str, int] = {}
         self._topics: dict[tuple[str, str], str] = {}
         self.republish_requested = threading.Event()
+        self._idle_since = time.monotonic()
 
     def topic(self, reading: Reading) -> str:
         key = (reading.device, reading.attribute)
@@ -70,8 +78,34 @@ class MqttSink:
         self.retained[topic] = payload
         return topic, payload
 
-    def republish_all(self, connection) -> None:
+    def take(self, chunk) -> None:
+        messages, last = [], None
+        for reading, route in chunk:
+            if route & TO_MQTT:
+                try:
+                    messages.append(self.message(reading))
+                    last = reading
+                except Exception as exc:  # one reading that cannot be put into a message: skipped alone
+                    self.stats.failure("MQTT message of a reading", exc)
+        if messages:
+            self.connection.publish_retained(messages, self.qos)
+            self.stats.published += len(messages)
+            self.stats.mqtt_lag_ms = max(0.0, time.time() * 1e3 - last.ts_ns / 1e6)
+
+    def tick(self, stopping: bool, busy: bool) -> None:
+        """Runs the connection's network loop (this thread owns it); republishes after a reconnect."""
+        if self.republish_requested.is_set():
+            self.republish_requested.clear()
+            self.republish_all()
+        now = time.monotonic()
+        if busy:
+            self._idle_since = now
+            self.connection.service(0)
+        else:
+            self.connection.service(0.0005 if now - self._idle_since < 1.0 else 0.005)
+
+    def republish_all(self) -> None:
         """Every topic's last payload again, through the connection's one publish path."""
         messages = list(self.retained.items())
-        connection.publish_retained(messages, self.qos)
+        self.connection.publish_retained(messages, self.qos)
         log.info("republished %d retained topics", len(messages))

@@ -20,12 +20,13 @@ import tango
 from bridges.archive_sink import ArchiveSink
 from bridges.attribute_alarms import AttributeAlarms
 from bridges.gateway import CommandGateway, Permissions
-from bridges.mqtt_client import MqttConnection
+from bridges.mqtt_client import MqttConnection, Outbox
 from bridges.mqtt_sink import MqttSink
 from bridges.pipeline import TO_ARCHIVE, TO_MQTT, Pipeline
 from bridges.stats import BridgeStats
 from bridges.tango_source import JsonEventForwarder, TangoSource, Target
 from bridges.wal import WriteAheadLog
+from bridges.wal_sink import WalSink
 from db.archive.open import open_writer
 from db.config.station import LoadedStation
 from devices import alarm_log
@@ -52,18 +53,20 @@ class Bridge:
         self.stats = BridgeStats()
         self.wal = WriteAheadLog(station.data_dir / "spool")
         self.archive = ArchiveSink(open_writer(station), self.wal, self.stats)
-        self.connection = MqttConnection(station, self._on_connect)
-        self.client = self.connection.client
-        self.mqtt = MqttSink(config.mqtt.topic_prefix, config.mqtt.qos)
+        outbox = Outbox()
+        self.gateway = CommandGateway(outbox, config.mqtt.topic_prefix, station.tango_host, self.permissions(),
+                                      station.data_dir / "log" / "mqtt-audit.jsonl", config.mqtt.max_payload)
+        self.connection = MqttConnection(station, self._on_connect, outbox, on_message=self.gateway.on_message,
+                                         subscriptions=self.gateway.subscriptions())
+        self.mqtt = MqttSink(self.connection, config.mqtt.topic_prefix, config.mqtt.qos, self.stats)
         self.alarm_file = alarm_log.alarm_file(station.data_dir)
         self.alarms = alarm_log.AlarmBoard.from_file(self.alarm_file)  # once, at start; then from events as they come
         self._alarms_lock = threading.Lock()
-        self.pipeline = Pipeline(self.wal, self.archive, self.mqtt, self.connection, self.stats,
-                                 config.archive.batch_size, config.archive.flush_interval, config.queue_size,
-                                 alarms=AttributeAlarms(self.alarm_file, self.alarms.active("attribute"), self.alarm_event))
-        self.gateway = CommandGateway(self.connection, config.mqtt.topic_prefix, station.tango_host, self.permissions(),
-                                      station.data_dir / "log" / "mqtt-audit.jsonl", config.mqtt.max_payload)
-        self.client.on_message = self.gateway.on_message
+        self.pipeline = Pipeline([
+            WalSink(self.wal, self.archive, config.archive.batch_size, config.archive.flush_interval),  # first: durable
+            AttributeAlarms(self.alarm_file, self.alarms.active("attribute"), self.alarm_event),
+            self.mqtt,
+        ], self.stats, config.queue_size)
         self.source = TangoSource(station.tango_host, self.stats)
         self._stop = threading.Event()
         self.health_file = station.data_dir / "run" / "bridge-health.json"
@@ -108,7 +111,6 @@ class Bridge:
         return targets
 
     def _on_connect(self) -> None:
-        self.gateway.subscribe()
         self.mqtt.republish_requested.set()
         with self._alarms_lock:
             records = self.alarms.latest()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
+
+log = logging.getLogger("trackerdcs.bridge.pipeline")
 
 
 @dataclass
@@ -22,3 +25,12 @@ class BridgeStats:
     archive_commit_ms: list = field(default_factory=list)
     started: float = field(default_factory=time.time)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _logged: set = field(default_factory=set, repr=False)
+
+    def failure(self, what: str, exc: BaseException) -> None:
+        """A failure inside the pipeline: counted in pipeline_errors, logged once per kind with its traceback."""
+        self.pipeline_errors += 1
+        signature = (what, type(exc).__name__)
+        if signature not in self._logged:
+            self._logged.add(signature)
+            log.error("%s failed (logged once; later ones are counted in pipeline_errors)", what, exc_info=exc)
