@@ -200,6 +200,17 @@ class CommandGateway:
                 raise RequestError(f"device {device} unreachable: {exc.args[0].desc.strip()}") from None
             self._proxies[device] = proxy
         return proxy
+
+    def _audited(self, call, client, target: str, action: str, old, new) -> None:
+        """Run the Tango call; its outcome goes to the audit log, a refusal back to the requester."""
+        try:
+            call()
+        except tango.DevFailed as exc:
+            error = exc.args[0].desc.strip()
+            self._audit(client, target, action, old, new, f"refused: {error}")
+            raise RequestError(f"{target}: {error}") from None
+        self._audit(client, target, action, old, new, "ok")
+
     def _write(self, device: str, attribute: str, value, client) -> None:
         proxy = self._proxy(device)
         target = f"{device}/{attribute}"
@@ -224,13 +235,7 @@ class CommandGateway:
             old = old.item() if hasattr(old, "item") else old
         except tango.DevFailed:
             old = None
-        try:
-            proxy.write_attribute(attribute, value)
-        except tango.DevFailed as exc:
-            error = exc.args[0].desc.strip()
-            self._audit(client, target, "write", old, value, f"refused: {error}")
-            raise RequestError(f"{target}: {error}") from None
-        self._audit(client, target, "write", old, value, "ok")
+        self._audited(lambda: proxy.write_attribute(attribute, value), client, target, "write", old, value)
 
     def _command(self, device: str, command: str, argument, client) -> None:
         proxy = self._proxy(device)
@@ -247,13 +252,7 @@ class CommandGateway:
             if argument is None:
                 raise RequestError(f"{target} needs an argument")
             args = (_check_type(target, info.in_type, argument),)
-        try:
-            proxy.command_inout(command, *args)
-        except tango.DevFailed as exc:
-            error = exc.args[0].desc.strip()
-            self._audit(client, target, "command", None, argument, f"refused: {error}")
-            raise RequestError(f"{target}: {error}") from None
-        self._audit(client, target, "command", None, argument, "ok")
+        self._audited(lambda: proxy.command_inout(command, *args), client, target, "command", None, argument)
 
     def _reply(self, topic: str, request_id, error: str | None) -> None:
         payload = reply_payload(error, request_id)

@@ -29,26 +29,17 @@ import socket
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from devices.models import serial_models
 from devices.safety.module import Module
+from devices.tango_names import DeviceName
 
-DEVICE_NAME = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
 SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*/[A-Za-z0-9_.\-]+$")
 RESOURCE_TCP = re.compile(r"^TCPIP\d*::(?P<host>[^:]+)::(?P<port>\d+)::SOCKET$", re.IGNORECASE)
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERIAL_MODELS = serial_models()  # instruments on a serial line (pyserial port or URL), not a VISA resource
-
-
-def _device_name(value: str) -> str:
-    if not DEVICE_NAME.match(value):
-        raise ValueError(f"{value!r} is not a Tango device name domain/family/member")
-    return value.lower()
-
-
-DeviceName = Annotated[str, AfterValidator(_device_name)]
 
 
 class Strict(BaseModel):

@@ -8,21 +8,9 @@ interlock's PowerOn/PowerOff sequence it (devices/safety/sequence.py).
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-
-_DEVICE = re.compile(r"^[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+/[A-Za-z0-9_.\-]+$")
-
-
-def _device_name(value: str) -> str:
-    if not _DEVICE.match(value):
-        raise ValueError(f"{value!r} is not a Tango device name domain/family/member")
-    return value.lower()
-
-
-Device = Annotated[str, AfterValidator(_device_name)]
+from devices.tango_names import DeviceName
 
 
 class Module(BaseModel):
@@ -31,8 +19,8 @@ class Module(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
-    lv: tuple[Device, ...] = Field(min_length=1)
-    hv: Device
+    lv: tuple[DeviceName, ...] = Field(min_length=1)
+    hv: DeviceName
     lv_stable_s: float = Field(default=2.0, ge=0, le=600, description="LV must read its setpoint this long before HV")
     lv_tolerance_v: float = Field(default=0.05, gt=0, le=10)
     timeout_s: float = Field(default=120.0, gt=0, le=3600, description="longest wait for one step")
