@@ -59,6 +59,7 @@ class Child:
     ready_check: object = field(default=None, repr=False)
     respawn: object = field(default=None, repr=False)  # () -> (args, env) with fresh ports
     startup_retries: int = 0
+    after_others: bool = False  # an interlock's server: (re)started once the servers it watches answer
 
     @property
     def pid(self) -> int | None:
@@ -232,7 +233,7 @@ class StationLauncher:
 
             args, env = spec()
             child = Child(f"server {server.name}", args, env, self.log_dir / f"server-{executable}-{instance}.log",
-                          respawn=spec)
+                          respawn=spec, after_others=last)
             self._launch(child)
         return started
 
@@ -366,6 +367,11 @@ class StationLauncher:
                         log.warning("%s (PID %s) exited with code %s; restarting in %.0f s",
                                     child.name, child.pid, code, child.backoff)
                     elif now >= child.next_start:
+                        if child.after_others and not self._watched_servers_answer():
+                            # as at start: an interlock restarted before the devices it watches answer would
+                            # see them UNREACHABLE and trip once its grace period is over
+                            child.next_start = now + 0.5
+                            continue
                         if child.respawn is not None and child.started_at and now - child.started_at < 5 + child.backoff:
                             child.args, child.env = child.respawn()  # it died at once: its ports may be taken
                         child.start()
@@ -374,6 +380,11 @@ class StationLauncher:
                         child.backoff = min(child.backoff * 2, BACKOFF_MAX_S)
                         log.warning("restarted %s (PID %d, restart #%d)", child.name, child.pid, child.restarts)
                         self._write_state(ready=True)
+
+    def _watched_servers_answer(self) -> bool:
+        others = [c for c in self.children if c.name.startswith("server ") and not c.after_others]
+        return all(c.running() for c in others) and all(
+            device_answers(self.station.tango_host, name) for name in self.device_names(interlocks=False))
 
     def request_stop(self) -> None:
         self._stop.set()
