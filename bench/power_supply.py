@@ -10,7 +10,6 @@ answering (target < 10 s). Uses the demo station on free loopback ports.
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,27 +21,21 @@ import tango
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
+from bridges.service import percentile  # noqa: E402
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from testkit import write_station  # noqa: E402
 
 
 def demo_on_free_ports(folder: Path) -> tuple[Path, str, list[str]]:
-    raw = yaml.safe_load((ROOT / "stations" / "demo.yaml").read_text())
-    raw["data_dir"] = str(folder / "data")
-    raw["tango"]["database"]["embedded"]["port"] = port = free_port()
-    for instrument in raw["instruments"].values():
-        instrument["resource"] = f"TCPIP::127.0.0.1::{free_port()}::SOCKET"
-        instrument["emulator"] = {**instrument.get("emulator", {}), "control_port": free_port()}
+    """The whole demo station (interlock included) on free loopback ports, with its data in folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
-    path = folder / "bench.yaml"
-    path.write_text(yaml.safe_dump(raw))
+    path = write_station(folder, name="bench.yaml", safety=True)
+    raw = yaml.safe_load(path.read_text())
     devices = [d["name"] for s in raw["servers"] for d in s["devices"]]
-    return path, f"127.0.0.1:{port}", devices
+    return path, f"127.0.0.1:{raw['tango']['database']['embedded']['port']}", devices
 
 
 def answering(host: str, name: str) -> bool:
@@ -94,11 +87,6 @@ def measure_reads(folder: Path, reads: int) -> list[float]:
     finally:
         subprocess.run([sys.executable, "-m", "trackerdcs", "down", str(path)], cwd=ROOT,
                        capture_output=True, timeout=120)
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ import time
 
 import paho.mqtt.client as mqtt
 
-from waiting import wait_for
+from testkit import wait_for
 
 
 class Probe:

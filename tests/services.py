@@ -12,7 +12,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port
+from testkit import free_port
 
 
 class Service:

@@ -12,7 +12,7 @@ from db.archive.base import ArchiveRejected, ArchiveUnavailable
 from db.archive.embedded import EmbeddedArchive
 from db.archive.reading import Reading
 
-from waiting import wait_for
+from testkit import wait_for
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

@@ -18,7 +18,7 @@ import tango
 import services
 from conftest import bridge_station, start_station
 from mqtt_probe import Probe
-from waiting import wait_for
+from testkit import wait_for
 
 HV = "demo/hv/module1"
 

@@ -14,7 +14,7 @@ from db.archive.embedded import EmbeddedArchive
 
 import services
 from conftest import bridge_station, start_station
-from waiting import wait_for
+from testkit import wait_for
 
 LV1 = "demo/lv/module1-ch1"
 

@@ -12,9 +12,9 @@ import pytest
 from servers.broker import broker_command
 
 import services
-from conftest import bridge_station, free_port, start_station
+from conftest import bridge_station, start_station
 from mqtt_probe import Probe
-from waiting import wait_for
+from testkit import free_port, wait_for
 
 HV = "demo/hv/module1"
 

@@ -15,9 +15,8 @@ from db.archive.reading import Reading
 from db.config.validation import load_station
 
 import services
-from conftest import write_station
 from mqtt_probe import Probe
-from waiting import wait_for
+from testkit import wait_for, write_station
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import tango
 import services
 from conftest import bridge_station, start_station
 from mqtt_probe import Probe
-from waiting import wait_for
+from testkit import wait_for
 
 HV = "demo/hv/module1"
 LV1 = "demo/lv/module1-ch1"

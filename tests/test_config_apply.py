@@ -11,7 +11,7 @@ from db.config import tango_config
 from db.config.validation import load_station
 from db.runtime.tango_database import EmbeddedDatabase, connect
 
-from conftest import write_station
+from testkit import write_station
 
 
 @pytest.fixture(scope="module")

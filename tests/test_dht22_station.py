@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import tango
 
-from conftest import emulator_control, free_port, start_station, write_station
-from waiting import wait_for
+from conftest import emulator_control, start_station
+from testkit import free_port, wait_for, write_station
 
 
 def test_emulated_dht22_on_a_pseudo_terminal(tmp_path):

@@ -8,7 +8,7 @@ import tango
 from devices.drivers.environment import dew_point
 
 from conftest import emulator_control
-from waiting import wait_for
+from testkit import wait_for
 
 
 def proxy(station, name):

@@ -16,7 +16,7 @@ from devices.sim.environment import Dht22Pty, Sht85Model
 from devices.sim.julabo import JulaboModel
 from devices.sim.server import EmulatorControl, EmulatorServer
 
-from waiting import wait_for
+from testkit import wait_for
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

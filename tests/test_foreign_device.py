@@ -19,7 +19,7 @@ from db.runtime import process
 import services
 from conftest import bridge_station, start_station
 from mqtt_probe import Probe
-from waiting import wait_for
+from testkit import wait_for
 
 TANGO_TEST = "/usr/lib/tango/TangoTest"
 DEVICE = "sys/tg_test/1"

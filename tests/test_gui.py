@@ -19,7 +19,8 @@ from taurus.qt.qtgui.application import TaurusApplication  # noqa: E402
 from db.config.validation import load_station  # noqa: E402
 from gui.panel import StationPanel  # noqa: E402
 
-from conftest import emulator_control, start_station, write_station  # noqa: E402
+from conftest import emulator_control, start_station
+from testkit import write_station
 
 HV, LV, SENSOR = "demo/hv/module1", "demo/lv/module1-ch1", "demo/env/coldbox"
 ADMIN = "dserver/powersupply/demo-lv"  # a device of a class the panel has never seen (the server's admin device)

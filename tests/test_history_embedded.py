@@ -5,7 +5,7 @@ import sys
 
 import tango
 
-from waiting import wait_for
+from testkit import wait_for
 
 
 def test_history_from_the_embedded_store(station, tmp_path):

@@ -8,8 +8,8 @@ import time
 import pytest
 import tango
 
-from conftest import emulator_control, start_station, write_station
-from waiting import wait_for
+from conftest import emulator_control, start_station
+from testkit import wait_for, write_station
 
 HV, LV, SENSOR, SAFETY = "demo/hv/module1", "demo/lv/module1-ch1", "demo/env/coldbox", "demo/safety/interlock"
 

@@ -14,8 +14,8 @@ import pytest
 import tango
 
 import services
-from conftest import ROOT, bridge_station, free_port, start_station
-from waiting import wait_for
+from conftest import bridge_station, start_station
+from testkit import ROOT, free_port, wait_for
 
 NODERED = ROOT / "docker" / "nodered"
 HV = "demo/hv/module1"

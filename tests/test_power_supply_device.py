@@ -6,7 +6,7 @@ import pytest
 import tango
 
 from conftest import emulator_control
-from waiting import wait_for
+from testkit import wait_for
 
 
 def proxy(station, name: str) -> tango.DeviceProxy:

@@ -9,7 +9,7 @@ from devices.polling import CommandRefused
 from devices.power_supply.manager import PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, LimitError
 
-from waiting import wait_for
+from testkit import wait_for
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

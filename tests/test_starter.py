@@ -18,8 +18,7 @@ from db.runtime import process
 from db.runtime.tango_database import EmbeddedDatabase, connect
 from servers.launcher import StationLauncher
 
-from conftest import write_station
-from waiting import wait_for
+from testkit import wait_for, write_station
 
 STARTER = "/usr/lib/tango/Starter"
 pytestmark = pytest.mark.skipif(not os.path.exists(STARTER), reason=f"{STARTER} is absent: apt-get install tango-starter "

@@ -12,8 +12,7 @@ import tango
 
 from db.runtime import process
 
-from conftest import write_station
-from waiting import wait_for
+from testkit import wait_for, write_station
 
 
 def cli(*args, timeout=120):

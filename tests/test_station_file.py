@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from db.config.validation import StationFileError, check_text, load_station
 from trackerdcs.cli import cli
 
-from conftest import DEMO
+from testkit import DEMO
 
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 

@@ -20,7 +20,7 @@ from db.runtime import process
 from db.runtime.tango_database import EmbeddedDatabase
 from devices.subscriptions import EventSubscriptions
 
-from waiting import wait_for
+from testkit import wait_for
 
 
 class Recorder:

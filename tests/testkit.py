@@ -1,0 +1,78 @@
+"""The one testing kit of the tests and the benchmarks: free ports, the demo station on free ports,
+waiting with a deadline, and emulators served in this process.
+
+    sys.path.insert(0, "tests"); from testkit import free_port, write_station, wait_for
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import yaml
+
+from db.runtime import process
+from devices.sim.server import EmulatorControl, EmulatorServer
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "stations" / "demo.yaml"
+
+
+_HANDED_OUT: set[int] = set()
+
+
+def free_port() -> int:
+    """A free port below the ephemeral range (db/runtime/process.py), never one handed out before in this
+    test run: two ports asked for in a row (the emulators of one station file) must differ."""
+    while True:
+        port = process.free_port()
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+class Emulator:
+    def __init__(self, model, clock=None):
+        self.model = model
+        self.clock = clock
+        self.server = EmulatorServer(model).start()
+        self.control = EmulatorControl(*self.server.control_address)
+
+    @property
+    def resource(self) -> str:
+        return self.server.resource
+
+
+def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml", safety: bool = False) -> Path:
+    """The demo station on free ports with its data in tmp_path; mutate(raw) may edit it.
+
+    Without ``safety`` the interlock (its rules, permits and server) is left out, so tests of
+    other parts can switch the HV on without powering the LV first.
+    """
+    raw = yaml.safe_load(DEMO.read_text())
+    if not safety:
+        raw.pop("safety", None)
+        raw["servers"] = [s for s in raw["servers"] if not any(d["class"] == "SafetyInterlock" for d in s["devices"])]
+    raw["data_dir"] = str(tmp_path / "data")
+    raw["tango"]["database"]["embedded"]["port"] = free_port()
+    for instrument in raw["instruments"].values():
+        port = free_port()
+        instrument["resource"] = f"TCPIP::127.0.0.1::{port}::SOCKET"
+        instrument["emulator"] = {**instrument.get("emulator", {}), "control_port": free_port()}
+    raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
+    if mutate is not None:
+        mutate(raw)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.05, what: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {last!r})")
