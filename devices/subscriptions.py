@@ -24,6 +24,7 @@ import tango
 log = logging.getLogger("trackerdcs.subscriptions")
 
 DOWN = ("down",)  # a device whose server is not exported now
+VERIFY_RETRIES = 10  # subscriptions that fail right after a resubscription: tried again this many turns
 
 
 def _call_directly(proxy: tango.DeviceProxy, event_id: int, callback) -> bool:
@@ -41,6 +42,25 @@ def _call_directly(proxy: tango.DeviceProxy, event_id: int, callback) -> bool:
         return False
     entry[0].push_event = callback.push_event
     return True
+
+
+class _Verifier:
+    """Stands in for a callback for a moment after a resubscription, to see whether it failed.
+    cppTango can fail the first subscription to a restarted server (a stale connection to its
+    admin device: OBJECT_NOT_EXIST, then "connection delayed" for the next ones) and would retry
+    only 10 s later; the watcher subscribes such ones again at its next turn instead."""
+
+    __slots__ = ("callback", "failure")
+
+    def __init__(self, callback):
+        self.callback = callback
+        self.failure: str | None = None
+
+    def push_event(self, event) -> None:
+        if event.err and self.failure is None:
+            error = event.errors[0] if event.errors else None
+            self.failure = f"{error.reason}: {error.desc.strip().splitlines()[0]}" if error else "event error"
+        self.callback.push_event(event)
 
 
 @dataclass
@@ -65,6 +85,8 @@ class EventSubscriptions:
         self._watcher: threading.Thread | None = None
         self.resubscribed = 0  # how many restarts were handled
         self._known: dict[str, tuple] = {}  # device -> its server's life when last seen
+        self._verifying: dict[str, list[tuple[_Subscription, _Verifier]]] = {}  # resubscribed at the last turn
+        self._retries: dict[str, int] = {}
         self._add_database: tango.Database | None = None
 
     def add(self, device: str, attribute: str, event_type: tango.EventType, callback) -> None:
@@ -103,12 +125,14 @@ class EventSubscriptions:
             self._unsubscribe(device, subscription)
 
     # ------------------------------------------------------------ internals
-    def _subscribe(self, device: str, subscription: _Subscription) -> None:
-        """Stateless: an unreachable device is subscribed when it comes."""
+    def _subscribe(self, device: str, subscription: _Subscription, via=None) -> None:
+        """Stateless: an unreachable device is subscribed when it comes. ``via``: a stand-in
+        callback (a _Verifier) until the subscription is known to work."""
         proxy = self._proxy(device)
+        callback = via or subscription.callback
         subscription.event_id = proxy.subscribe_event(subscription.attribute, subscription.event_type,
-                                                      subscription.callback, sub_mode=tango.EventSubMode.Stateless)
-        subscription.direct = _call_directly(proxy, subscription.event_id, subscription.callback)
+                                                      callback, sub_mode=tango.EventSubMode.Stateless)
+        subscription.direct = _call_directly(proxy, subscription.event_id, callback)
         if not subscription.direct:
             log.warning("pytango %s: events of %s/%s go through its per-event wrappers (slower)", tango.__version__,
                         device, subscription.attribute)
@@ -164,6 +188,7 @@ class EventSubscriptions:
             except tango.DevFailed as error:
                 log.debug("restart watcher: Tango database not answering: %s", error.args[0].desc.strip())
                 continue
+            self._verify()
             for device, life in lives.items():
                 with self._lock:
                     before = known.get(device)
@@ -179,24 +204,65 @@ class EventSubscriptions:
                     known[device] = life
 
     def _resubscribe(self, device: str) -> bool:
-        """Subscribe a device's events again, once it answers: the database says "exported"
-        a moment before the server takes requests, and a stateless subscription that fails
-        then is only retried by Tango 10 s later."""
+        """Subscribe a device's events again, once it and its admin device answer: the database
+        says "exported" a moment before the server takes requests, and a stateless subscription
+        that fails then is only retried by Tango 10 s later."""
         with self._lock:
             subscriptions = list(self._by_device.get(device, ()))
         try:
-            self._proxy(device).ping()
+            proxy = self._proxy(device)
+            proxy.ping()
+            # the subscription itself is asked of the server's admin device, which can answer a moment
+            # later than the device (seen as OBJECT_NOT_EXIST, then no events until Tango's 10 s retry)
+            admin = tango.DeviceProxy(proxy.adm_name())
+            admin.set_timeout_millis(1000)
+            admin.ping()
         except tango.DevFailed as error:
-            log.debug("%s does not answer yet: %s", device, error.args[0].desc.strip())
+            log.debug("%s (or its admin device) does not answer yet: %s", device, error.args[0].desc.strip())
             return False
+        if not self._subscribe_verified(device, subscriptions):
+            return False
+        self.resubscribed += 1
+        return True
+
+    def _subscribe_verified(self, device: str, subscriptions: list[_Subscription]) -> bool:
+        verifying = []
         try:
             for subscription in subscriptions:
                 if self._stop.is_set():
                     return True
                 self._unsubscribe(device, subscription)
-                self._subscribe(device, subscription)
+                verifier = _Verifier(subscription.callback)
+                self._subscribe(device, subscription, via=verifier)
+                verifying.append((subscription, verifier))
         except tango.DevFailed as error:
             log.warning("subscribing to %s again failed: %s", device, error.args[0].desc.strip())
             return False
-        self.resubscribed += 1
+        finally:
+            if verifying:
+                self._verifying[device] = self._verifying.get(device, []) + verifying
         return True
+
+    def _verify(self) -> None:
+        """One turn after a resubscription: the ones that work get their own callback back (no
+        stand-in left on the event path); the ones that failed are subscribed again now."""
+        pending, self._verifying = self._verifying, {}
+        for device, items in pending.items():
+            failed = []
+            for subscription, verifier in items:
+                if verifier.failure is None:
+                    _call_directly(self._proxy(device), subscription.event_id, subscription.callback)
+                else:
+                    failed.append(subscription)
+            if not failed:
+                self._retries.pop(device, None)
+                continue
+            tries = self._retries[device] = self._retries.get(device, 0) + 1
+            reason = next(v.failure for s, v in items if s in failed)
+            if tries > VERIFY_RETRIES or self._stop.is_set():
+                log.warning("%s: %d subscription(s) still fail (%s); left to Tango's own retry", device, len(failed), reason)
+                self._retries.pop(device, None)
+                continue
+            log.warning("%s: %d subscription(s) failed right after resubscribing (%s): subscribing again",
+                        device, len(failed), reason)
+            self._subscribe_verified(device, failed)

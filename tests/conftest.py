@@ -42,7 +42,7 @@ def emulator():
 
 
 @pytest.fixture(scope="module")
-def station(tmp_path_factory):
+def launcher(tmp_path_factory):
     """A whole demo station (database, emulators, device servers) for a test module."""
     tmp = tmp_path_factory.mktemp("station")
     loaded = load_station(write_station(tmp))

@@ -11,27 +11,27 @@ from conftest import emulator_control
 from testkit import wait_for
 
 
-def proxy(station, name):
-    device = tango.DeviceProxy(f"tango://{station.station.tango_host}/{name}")
+def proxy(launcher, name):
+    device = tango.DeviceProxy(f"tango://{launcher.station.tango_host}/{name}")
     device.set_timeout_millis(3000)
     return device
 
 
-def test_sensor_reports_temperature_humidity_and_dew_point(station):
-    sensor = proxy(station, "demo/env/coldbox")
+def test_sensor_reports_temperature_humidity_and_dew_point(launcher):
+    sensor = proxy(launcher, "demo/env/coldbox")
     wait_for(lambda: sensor.state() == tango.DevState.ON, what="sensor ON")
-    emulator_control(station.station, "coldbox-sht85").send("set humidity 60")
+    emulator_control(launcher.station, "coldbox-sht85").send("set humidity 60")
     wait_for(lambda: sensor.humidity > 50, timeout_s=10, what="humidity rising")
     values = sensor.read_attributes(["temperature", "humidity", "dew_point", "dew_point_margin"])
     t, rh, td, margin = (v.value for v in values)
     assert td == pytest.approx(dew_point(t, rh), abs=0.01)
     assert margin == pytest.approx(t - td, abs=0.01)
     assert sensor.get_attribute_config("humidity").unit == "%"
-    emulator_control(station.station, "coldbox-sht85").send("set humidity 3")
+    emulator_control(launcher.station, "coldbox-sht85").send("set humidity 3")
 
 
-def test_chiller_setpoint_limits_start_and_stop(station):
-    chiller = proxy(station, "demo/env/chiller")
+def test_chiller_setpoint_limits_start_and_stop(launcher):
+    chiller = proxy(launcher, "demo/env/chiller")
     wait_for(lambda: chiller.state() == tango.DevState.OFF, what="chiller OFF")
     with pytest.raises(tango.DevFailed) as info:
         chiller.setpoint = 50.0
@@ -46,9 +46,9 @@ def test_chiller_setpoint_limits_start_and_stop(station):
     wait_for(lambda: chiller.state() == tango.DevState.OFF, what="stopped")
 
 
-def test_chiller_alarm_is_observed(station):
-    chiller = proxy(station, "demo/env/chiller")
-    control = emulator_control(station.station, "coldbox-julabo")
+def test_chiller_alarm_is_observed(launcher):
+    chiller = proxy(launcher, "demo/env/chiller")
+    control = emulator_control(launcher.station, "coldbox-julabo")
     control.send("set alarm 1")
     try:
         wait_for(lambda: chiller.state() == tango.DevState.ALARM, what="ALARM")

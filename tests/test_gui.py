@@ -32,7 +32,7 @@ def app():
 
 
 @pytest.fixture(scope="module")
-def station(tmp_path_factory):
+def launcher(tmp_path_factory):
     def extra(raw):
         raw.setdefault("external_devices", []).append({"name": ADMIN})
         raw["safety"]["grace_period"] = 1.0
@@ -43,8 +43,8 @@ def station(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def panel(app, station):
-    widget = StationPanel(station.station)
+def panel(app, launcher):
+    widget = StationPanel(launcher.station)
     widget.resize(1200, 800)
     widget.show()
     yield widget
@@ -73,8 +73,8 @@ def spin_until(predicate, timeout_s: float = 10.0, what: str = "condition"):
     return result["value"]
 
 
-def proxy(station, name):
-    device = tango.DeviceProxy(f"tango://{station.station.tango_host}/{name}")
+def proxy(launcher, name):
+    device = tango.DeviceProxy(f"tango://{launcher.station.tango_host}/{name}")
     device.set_timeout_millis(3000)
     return device
 
@@ -83,8 +83,8 @@ def text(panel, device, attribute) -> str:
     return panel.labels[panel.model(device, attribute)].text()
 
 
-def test_panel_lists_every_device_with_a_form(panel, station):
-    names = {d.name for _, d in station.station.station.devices()} | {ADMIN}
+def test_panel_lists_every_device_with_a_form(panel, launcher):
+    names = {d.name for _, d in launcher.station.station.devices()} | {ADMIN}
     assert set(panel.forms) == names
     generic = panel.forms[ADMIN]
     spin_until(lambda: len(generic.getItems()) >= 2, what="a generic form for an unknown class")
@@ -94,9 +94,9 @@ def test_panel_lists_every_device_with_a_form(panel, station):
     assert "voltage_max = 600.0" in limits and "current_limit_max = 0.0001" in limits
 
 
-def test_values_match_a_pytango_client(panel, station):
+def test_values_match_a_pytango_client(panel, launcher):
     spin_until(lambda: text(panel, SENSOR, "temperature").strip() not in ("", "-----"), what="temperature shown")
-    sensor = proxy(station, SENSOR)
+    sensor = proxy(launcher, SENSOR)
 
     def matches():
         shown = float(text(panel, SENSOR, "temperature").split()[0])
@@ -106,33 +106,33 @@ def test_values_match_a_pytango_client(panel, station):
     assert text(panel, HV, "State") == "OFF"
 
 
-def test_values_keep_their_tango_format_and_have_captions(panel, station):
+def test_values_keep_their_tango_format_and_have_captions(panel, launcher):
     # the HV current's format is %.4e: a µA leakage current must not show as 0.0000 A
     pattern = re.compile(r"^-?\d\.\d{4}e[+-]\d\d A$")
     spin_until(lambda: pattern.match(text(panel, HV, "current")), what="HV current in its %.4e format")
-    assert float(text(panel, HV, "current").split()[0]) == pytest.approx(proxy(station, HV).current, abs=1e-9)
+    assert float(text(panel, HV, "current").split()[0]) == pytest.approx(proxy(launcher, HV).current, abs=1e-9)
     captions = {label.text() for label in panel.tabs.widget(0).findChildren(Qt.QLabel)}
     # the station file's labels, else the attribute names
     assert {"HV bias", "Leakage current", "temperature", "humidity", "dew point", "tripped"} <= captions
 
 
-def test_refused_hv_on_shows_the_reason(panel, station):
-    assert proxy(station, LV).state() == tango.DevState.OFF
+def test_refused_hv_on_shows_the_reason(panel, launcher):
+    assert proxy(launcher, LV).state() == tango.DevState.OFF
     panel.findChild(Qt.QPushButton, f"{HV}/On").click()
     assert "On refused" in panel.message.text() and "needs ON" in panel.message.text()
     assert "Traceback" not in panel.message.text()
 
 
-def test_trip_turns_alarm_colour_within_1_s_and_off_button_reaches_device(panel, station):
-    hv, lv = proxy(station, HV), proxy(station, LV)
-    spin_until(lambda: proxy(station, "demo/safety/interlock").state() == tango.DevState.ON, what="interlock armed")
+def test_trip_turns_alarm_colour_within_1_s_and_off_button_reaches_device(panel, launcher):
+    hv, lv = proxy(launcher, HV), proxy(launcher, LV)
+    spin_until(lambda: proxy(launcher, "demo/safety/interlock").state() == tango.DevState.ON, what="interlock armed")
     panel.findChild(Qt.QPushButton, f"{LV}/On").click()
     spin_until(lambda: lv.state() == tango.DevState.ON, what="LV on from the panel")
     hv.ramp_rate = 50
     hv.voltage_setpoint = 30
     panel.findChild(Qt.QPushButton, f"{HV}/On").click()
     spin_until(lambda: hv.state() == tango.DevState.ON, what="HV on from the panel")
-    emulator_control(station.station, "hv-k2410").send("trip")
+    emulator_control(launcher.station, "hv-k2410").send("trip")
     spin_until(lambda: hv.state() == tango.DevState.ALARM, what="HV ALARM")
     seen = time.monotonic()
     label = panel.labels[panel.model(HV, "State")]
@@ -152,16 +152,16 @@ def test_trip_turns_alarm_colour_within_1_s_and_off_button_reaches_device(panel,
     panel.findChild(Qt.QPushButton, f"{LV}/Off").click()
 
 
-def test_interlock_view_shows_rules_and_alarms(panel, station):
+def test_interlock_view_shows_rules_and_alarms(panel, launcher):
     panel.refresh_safety()
     rules = panel.rule_lists["demo/safety/interlock"]
     entries = [rules.item(i).text() for i in range(rules.count())]
     assert "coldbox-dew-point: OK" in entries and len(entries) == 3
 
 
-def test_screenshot_command_writes_a_picture(station, tmp_path):
+def test_screenshot_command_writes_a_picture(launcher, tmp_path):
     out = tmp_path / "panel.png"
-    result = subprocess.run([sys.executable, "-m", "trackerdcs", "gui", str(station.station.path), "--screenshot", str(out),
+    result = subprocess.run([sys.executable, "-m", "trackerdcs", "gui", str(launcher.station.path), "--screenshot", str(out),
                              "--settle", "2"], capture_output=True, text=True, timeout=120,
                             env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
     assert result.returncode == 0, result.stderr[-2000:]
@@ -182,9 +182,9 @@ def test_a_panel_of_a_station_that_is_down_says_so(app, tmp_path):
         widget.close()
 
 
-def test_alarm_table_is_fed_over_mqtt_not_from_the_stations_disk(panel, station):
+def test_alarm_table_is_fed_over_mqtt_not_from_the_stations_disk(panel, launcher):
     """The alarm view reads the bridge's retained dcs/$alarms topics, so it works on any PC."""
-    sensor = emulator_control(station.station, "coldbox-sht85")
+    sensor = emulator_control(launcher.station, "coldbox-sht85")
     sensor.send("set humidity 60")  # above max_alarm 50 %: an attribute alarm, far from condensing
 
     def shown() -> bool:

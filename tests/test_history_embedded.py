@@ -8,8 +8,8 @@ import tango
 from testkit import wait_for
 
 
-def test_history_from_the_embedded_store(station, tmp_path):
-    loaded = station.station
+def test_history_from_the_embedded_store(launcher, tmp_path):
+    loaded = launcher.station
     lv = tango.DeviceProxy(f"tango://{loaded.tango_host}/demo/lv/module1-ch2")
     lv.current_limit = 1.0
     lv.voltage_setpoint = 2.5

@@ -9,17 +9,17 @@ from conftest import emulator_control
 from testkit import wait_for
 
 
-def proxy(station, name: str) -> tango.DeviceProxy:
-    device = tango.DeviceProxy(f"tango://{station.station.tango_host}/{name}")
+def proxy(launcher, name: str) -> tango.DeviceProxy:
+    device = tango.DeviceProxy(f"tango://{launcher.station.tango_host}/{name}")
     device.set_timeout_millis(3000)
     return device
 
 
 @pytest.fixture
-def hv(station):
-    device = proxy(station, "demo/hv/module1")
+def hv(launcher):
+    device = proxy(launcher, "demo/hv/module1")
     yield device
-    control = emulator_control(station.station, "hv-k2410")
+    control = emulator_control(launcher.station, "hv-k2410")
     control.send("restore")
     wait_for(lambda: device.state() != tango.DevState.FAULT, timeout_s=15, what="link back")
     if device.state() == tango.DevState.ALARM:
@@ -63,8 +63,8 @@ def test_setpoint_beyond_limit_is_refused_naming_it(hv):
     assert hv.voltage_setpoint != 5000.0
 
 
-def test_disconnect_gives_fault_with_reason_and_recovers_without_restart(station, hv):
-    control = emulator_control(station.station, "hv-k2410")
+def test_disconnect_gives_fault_with_reason_and_recovers_without_restart(launcher, hv):
+    control = emulator_control(launcher.station, "hv-k2410")
     control.send("disconnect")
     wait_for(lambda: hv.state() == tango.DevState.FAULT, timeout_s=10, what="FAULT")
     assert "unreachable" in hv.status()
@@ -74,12 +74,12 @@ def test_disconnect_gives_fault_with_reason_and_recovers_without_restart(station
     wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="OFF again")
 
 
-def test_trip_gives_alarm_and_ramp_down(station, hv):
+def test_trip_gives_alarm_and_ramp_down(launcher, hv):
     hv.ramp_rate = 50.0
     hv.voltage_setpoint = 60.0
     hv.On()
     wait_for(lambda: hv.state() == tango.DevState.ON, timeout_s=10, what="ON")
-    emulator_control(station.station, "hv-k2410").send("trip")
+    emulator_control(launcher.station, "hv-k2410").send("trip")
     wait_for(lambda: hv.state() == tango.DevState.ALARM, timeout_s=5, what="ALARM")
     assert hv.tripped
     seen = []
@@ -90,8 +90,8 @@ def test_trip_gives_alarm_and_ramp_down(station, hv):
     wait_for(lambda: hv.state() == tango.DevState.OFF, what="OFF after Reset")
 
 
-def test_lv_channels_share_one_instrument(station):
-    ch1, ch2 = proxy(station, "demo/lv/module1-ch1"), proxy(station, "demo/lv/module1-ch2")
+def test_lv_channels_share_one_instrument(launcher):
+    ch1, ch2 = proxy(launcher, "demo/lv/module1-ch1"), proxy(launcher, "demo/lv/module1-ch2")
     ch1.current_limit = 1.0
     ch1.voltage_setpoint = 5.0
     ch1.On()
@@ -105,15 +105,15 @@ def test_lv_channels_share_one_instrument(station):
     wait_for(lambda: ch1.state() == tango.DevState.OFF, what="ch1 OFF")
 
 
-def test_killed_server_is_restarted_and_answers(station):
+def test_killed_server_is_restarted_and_answers(launcher):
     import os
     import signal
 
-    child = next(c for c in station.children if c.name == "server PowerSupply/demo-lv")
+    child = next(c for c in launcher.children if c.name == "server PowerSupply/demo-lv")
     old_pid = child.pid
     os.kill(old_pid, signal.SIGKILL)
     started = time.monotonic()
-    ch1 = proxy(station, "demo/lv/module1-ch1")
+    ch1 = proxy(launcher, "demo/lv/module1-ch1")
 
     def answers():
         try:
