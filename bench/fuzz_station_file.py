@@ -23,23 +23,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 
 from db.config.validation import StationFileError, load_station  # noqa: E402
 from devices.property_checks import property_problems  # noqa: E402
 
+from testkit import leaves  # noqa: E402
+
 DEMO = (ROOT / "stations" / "demo.yaml").read_bytes()
 ODD = [math.nan, math.inf, -math.inf, 0, -1, -1e300, 1e300, 10**40, "", "x" * 300, None, [], {}, True, [math.nan], 0.0]
-
-
-def leaves(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from leaves(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from leaves(value, path + (i,))
-    else:
-        yield path
 
 
 def mutant(rng: random.Random, raw: dict, paths: list) -> bytes:

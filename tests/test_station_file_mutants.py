@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from db.config.validation import StationFileError, check_text, load_station
 
+from testkit import leaves
+
 pytestmark = pytest.mark.unit  # in-process: no service, no child process
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,18 +136,7 @@ def test_the_device_refuses_a_non_finite_limit_at_start_too():
 
 
 # ---------------------------------------------------------------- property-based mutants
-def _leaves(node, path=()):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield from _leaves(value, path + (key,))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            yield from _leaves(value, path + (i,))
-    else:
-        yield path
-
-
-LEAVES = list(_leaves(DEMO))
+LEAVES = list(leaves(DEMO))
 ODD = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**30, 10**30), st.text(max_size=20),
                 st.none(), st.booleans(), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5),
                                                                                                st.integers(), max_size=2))

@@ -76,3 +76,15 @@ def wait_for(predicate, timeout_s: float = 10.0, interval_s: float = 0.05, what:
             return last
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what} (last: {last!r})")
+
+
+def leaves(node, path=()):
+    """The key path of every scalar in a nested dict/list (station-file mutants replace them)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from leaves(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from leaves(value, path + (i,))
+    else:
+        yield path
