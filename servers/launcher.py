@@ -391,13 +391,7 @@ class StationLauncher:
 
     def stop(self) -> None:
         self._stop.set()
-        for name in reversed(self._starter_servers):  # servers Starter runs for us: it stops them
-            try:
-                log.info("asking Starter to stop %s", name)
-                self._starter().DevStop(name)
-            except tango.DevFailed as exc:
-                log.warning("Starter could not stop %s: %s", name, exc.args[0].desc.strip())
-        self._starter_servers = []
+        self._stop_starter_servers()
         with self._lock:
             for child in reversed(self.children):
                 if child.running():
@@ -415,6 +409,26 @@ class StationLauncher:
             state_file(self.station).unlink(missing_ok=True)
             if process.read_pid(launcher_pid_file(self.station)) == os.getpid():
                 launcher_pid_file(self.station).unlink(missing_ok=True)
+
+    def _stop_starter_servers(self, timeout_s: float = 15.0) -> None:
+        """Servers Starter runs for us: Starter stops them; we wait until each process is gone
+        (and stop by its PID one that outlives the wait, e.g. when Starter itself is gone)."""
+        pids = {}
+        for name in reversed(self._starter_servers):
+            try:
+                pids[name] = connect(self.station.tango_host).get_device_info(f"dserver/{name}").pid
+                log.info("asking Starter to stop %s", name)
+                self._starter().DevStop(name)
+            except (tango.DevFailed, DatabaseError) as exc:
+                log.warning("Starter could not stop %s: %s", name, getattr(exc, "args", [exc])[0])
+        self._starter_servers = []
+        deadline = time.monotonic() + timeout_s
+        for name, pid in pids.items():
+            while pid and process.pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if pid and process.pid_alive(pid):
+                log.warning("%s (PID %d) still runs after Starter's DevStop: stopping it", name, pid)
+                process.stop_pid(pid)
 
     def _write_state(self, ready: bool, **extra) -> None:
         children = {child.name: child.pid for child in self.children if child.pid}

@@ -34,7 +34,12 @@ def env(tmp_path_factory):
 
     path = bridge_station(tmp, broker.port, {"backend": "influxdb1", "url": f"http://127.0.0.1:{influx.port}",
                                               "database": "dcs", "flush_interval": 0.1}, change_events_for_both)
-    launcher = start_station(path)
+    try:
+        launcher = start_station(path)
+    except BaseException:
+        broker.stop()  # never leave a service behind a failed set-up
+        influx.stop()
+        raise
     probe = Probe(broker.port, topics=(f"dcs/{HV}/#", "dcs/$bridge/#"))
     env = {"launcher": launcher, "broker": broker, "influx": influx, "probe": probe, "path": path,
            "host": launcher.station.tango_host, "tmp": tmp}

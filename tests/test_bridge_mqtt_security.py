@@ -55,7 +55,11 @@ def secure(tmp_path_factory):
     def credentials(raw):
         raw["bridge"]["mqtt"].update(username="dcs-bridge", password_file=str(secret), tls={"ca_file": str(certs / "ca.crt")})
 
-    launcher = start_station(bridge_station(tmp, port, {"backend": "embedded"}, credentials))
+    try:
+        launcher = start_station(bridge_station(tmp, port, {"backend": "embedded"}, credentials))
+    except BaseException:
+        broker.stop()  # never leave a service behind a failed set-up
+        raise
     yield {"port": port, "ca": str(certs / "ca.crt"), "log": tmp / "data" / "log" / "bridge.log"}
     launcher.stop()
     broker.stop()

@@ -56,6 +56,9 @@ def test_starter_runs_the_stations_servers_and_the_devices_answer(tmp_path):
             assert tango.DeviceProxy(f"tango://{station.tango_host}/{device.name}").state() != tango.DevState.UNKNOWN
         health = wait_for(lambda: (station.data_dir / "run" / "bridge-health.json").exists(), what="the bridge runs")
         assert health
+        served = {connect(station.tango_host).get_device_info(d.name).pid for _, d in station.station.devices()}
+        launcher.stop()
+        assert not [pid for pid in served if process.pid_alive(pid)], "a server Starter ran outlived the station's stop"
     finally:
         launcher.stop()
         if starter is not None:
