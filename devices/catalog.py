@@ -8,12 +8,14 @@ devices/models.py.
 from __future__ import annotations
 
 from devices.chiller.device import Chiller
+from devices.daq.device import Ph2AcfRunner
 from devices.environment.device import EnvironmentSensor
 from devices.models import MODELS, models_of
 from devices.power_supply.device import PowerSupplyChannel
 from devices.safety.device import SafetyInterlock
 
-DEVICE_CLASSES = {cls.__name__: cls for cls in (PowerSupplyChannel, EnvironmentSensor, Chiller, SafetyInterlock)}
+DEVICE_CLASSES = {cls.__name__: cls for cls in (PowerSupplyChannel, EnvironmentSensor, Chiller, SafetyInterlock,
+                                                     Ph2AcfRunner)}
 
 INSTRUMENT_MODELS: dict[str, tuple[str, ...]] = {
     name: models_of(name) for name in DEVICE_CLASSES if models_of(name)
@@ -27,4 +29,5 @@ KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "PowerSupplyChannel": ("voltage_setpoint", "voltage", "current", "output"),
     "EnvironmentSensor": ("temperature", "humidity", "dew_point"),
     "Chiller": ("setpoint", "bath_temperature", "running"),
+    "Ph2AcfRunner": ("run_number", "calibration", "step", "progress"),
 }

@@ -33,10 +33,11 @@ from devices.sim.keithley2410 import Keithley2410Model
 class InstrumentModel:
     name: str
     device_class: str  # the Tango class that serves it
-    open_driver: Callable[[str, float], object]  # (resource, timeout in s) -> driver
+    open_driver: Callable[[str, float], object] | None  # (resource, timeout in s) -> driver; None: a program runs it
     channels: tuple[int, ...] = (1,)
-    transport: Literal["visa", "serial"] = "visa"
-    emulator: Literal["tcp", "pty"] | None = "tcp"  # tcp: a ScpiModel served on TCP; pty: a pseudo-terminal
+    transport: Literal["visa", "serial", "ipbus"] = "visa"  # ipbus: an FC7 board, driven by Ph2_ACF's programs
+    # tcp: a ScpiModel served on TCP; pty: a pseudo-terminal; process: an emulated program run in place of the real one
+    emulator: Literal["tcp", "pty", "process"] | None = "tcp"
     make_emulator: Callable[[ColdBox], object] | None = None  # tcp emulators: the model behind the port
 
 
@@ -54,6 +55,8 @@ MODELS: dict[str, InstrumentModel] = {model.name: model for model in (
                     transport="serial", emulator="pty"),
     InstrumentModel("julabo", "Chiller", _visa(JulaboDriver, write_termination="\r", read_termination="\r\n"),
                     make_emulator=JulaboModel),
+    # an FC7 board running Ph2_ACF: devices/daq/process.py runs runCalibration; devices/sim/ph2acf emulates it
+    InstrumentModel("fc7", "Ph2AcfRunner", None, transport="ipbus", emulator="process"),
 )}
 
 
@@ -73,7 +76,10 @@ def models_of(device_class: str) -> tuple[str, ...]:
 
 def open_driver(name: str, resource: str, timeout_s: float = 2.0, device_class: str | None = None):
     """The driver of an instrument, by model name and resource."""
-    return model(name, device_class).open_driver(resource, timeout_s)
+    entry = model(name, device_class)
+    if entry.open_driver is None:
+        raise ValueError(f"model {name!r} has no driver: its device class runs a program")
+    return entry.open_driver(resource, timeout_s)
 
 
 def tcp_emulated() -> tuple[str, ...]:
@@ -86,6 +92,10 @@ def make_emulator(name: str, box: ColdBox | None = None):
     if entry is None or entry.make_emulator is None:
         raise ValueError(f"no emulator for model {name!r} (known: {', '.join(tcp_emulated())})")
     return entry.make_emulator(box or ColdBox())
+
+
+def process_emulated() -> tuple[str, ...]:
+    return tuple(sorted(name for name, entry in MODELS.items() if entry.emulator == "process"))
 
 
 def serial_models() -> tuple[str, ...]:

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -144,3 +145,11 @@ def influx_query(port: int, database: str, query: str) -> list[dict]:
     return rows
 
 
+
+
+def secantus(folder: Path, port: int | None = None) -> Service:
+    """secantusdb, the embedded run store (MongoDB wire protocol), in memory."""
+    port = port or free_port()
+    exe = binary("secantusd-py", str(Path(sys.executable).parent / "secantusd-py"))
+    args = [exe, "--host", "127.0.0.1", "--port", str(port), "--storage-path", ":memory:"]
+    return Service("secantusdb", args, folder, port).start(tcp_ready(port))

@@ -1,0 +1,269 @@
+"""Tango adapter of one FC7 board's Ph2_ACF calibration runs (the work is in manager.py).
+
+Start(tag) returns the run number; Abort stops the run (SIGINT, SIGTERM,
+SIGKILL to its process group). The interlock is asked before Start and
+every second during a run; a trip aborts the run as ``aborted: <rule>``.
+DISABLE names why the interlock says no; FAULT names what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import tango
+from tango import DevState
+from tango.server import Device, attribute, command, device_property
+
+from devices.daq.ingest import Grading
+from devices.daq.manager import RunManager, RunnerConfig, RunRefused, Snapshot
+from devices.daq.run_store import RunStore, RunStoreError
+from devices.tango_events import events
+
+_STATES = {"STANDBY": DevState.STANDBY, "RUNNING": DevState.RUNNING, "ALARM": DevState.ALARM,
+           "FAULT": DevState.FAULT, "DISABLE": DevState.DISABLE}
+
+# attribute -> how it is read off the manager; all pushed as change and archive events
+PUSHED = {
+    "run_number": lambda m: m.progress.run_number or 0,
+    "calibration": lambda m: m.progress.calibration,
+    "step": lambda m: m.progress.step if m.progress.calibration else "",
+    "steps_done": lambda m: m.progress.steps_done,
+    "steps_total": lambda m: m.progress.steps_total,
+    "progress": lambda m: float(m.progress.progress),
+    "eta": lambda m: float(m.progress.eta),
+    "last_message": lambda m: m.progress.last_message,
+    "warnings": lambda m: m.progress.warnings,
+    "result_path": lambda m: m.progress.result_path,
+    "run_status": lambda m: "running" if m.running else (
+        f"{m.last_outcome.status}: {m.last_outcome.reason}" if m.last_outcome else ""),
+}
+
+class Ph2AcfRunner(Device):
+    """Ph2_ACF calibration runs on one FC7 board: runCalibration supervised, results in the run store."""
+
+    model = device_property(dtype=str, default_value="fc7", doc="instrument model: fc7")
+    resource = device_property(dtype=str, default_value="", doc="the FC7's IPbus URI, e.g. chtcp-2.0://localhost:10203?target=fc7ot1:50001")
+    executable = device_property(dtype=(str,), default_value=["runCalibration"],
+                                 doc="runCalibration, as a program and leading arguments")
+    fpgaconfig = device_property(dtype=(str,), default_value=["fpgaconfig"],
+                                 doc="fpgaconfig (asked with -l whether the FC7 answers); empty: no check")
+    base_dir = device_property(dtype=str, default_value="", doc="PH2ACF_BASE_DIR and the working directory")
+    hardware_xml = device_property(dtype=str, default_value="", doc="the hardware description XML (-f)")
+    calibrations = device_property(dtype=(str,), default_value=["2SquickTest", "2SfullTest", "calibrationandpedenoise"],
+                                   doc="calibration tags Start accepts")
+    modules = device_property(dtype=(str,), default_value=[], doc="the module on each optical group, in order")
+    total_timeout = device_property(dtype=float, default_value=7200.0, doc="longest run, s")
+    inactivity_timeout = device_property(dtype=float, default_value=600.0, doc="longest silence of a run, s")
+    interlock = device_property(dtype=str, default_value="", doc="SafetyInterlock asked before and during a run")
+    run_store = device_property(dtype=str, default_value="mongodb://127.0.0.1:27017", doc="MongoDB URI of the run store")
+    run_store_database = device_property(dtype=str, default_value="dcs", doc="database of the run store")
+    run_store_password_file = device_property(dtype=str, default_value="", doc="file with the run store's password")
+    snapshot_attributes = device_property(dtype=(str,), default_value=[],
+                                          doc="attributes (dev/attr) recorded at the start and end of every run")
+    noise_min = device_property(dtype=float, default_value=0.0, doc="lowest passing mean noise of a chip, VcTh")
+    noise_max = device_property(dtype=float, default_value=8.0, doc="highest passing mean noise of a chip, VcTh")
+    max_dead = device_property(dtype=int, default_value=5, doc="most dead channels a passing module has")
+
+    def init_device(self) -> None:
+        super().init_device()
+        self.manager = None
+        self._pushed: dict[str, object] = {}
+        self.set_state(DevState.INIT)
+        base = Path(self.base_dir or ".")
+        config = RunnerConfig(
+            device=self.get_name(), executable=tuple(self.executable), fpgaconfig=tuple(self.fpgaconfig or ()),
+            base_dir=base, hardware_xml=Path(self.hardware_xml) if self.hardware_xml else base / "settings" / "missing.xml",
+            calibrations=tuple(self.calibrations), modules=tuple(self.modules),
+            total_timeout_s=self.total_timeout, inactivity_timeout_s=self.inactivity_timeout,
+            grading=Grading(self.noise_min, self.noise_max, self.max_dead), archived=tuple(self.snapshot_attributes))
+        try:
+            store = RunStore(self.run_store, self.run_store_database, self.run_store_password_file or None)
+        except (RunStoreError, OSError, ValueError) as exc:
+            self.set_state(DevState.FAULT)
+            self.set_status(f"configuration error: run store: {exc}")
+            return
+        for name in ("State", "Status", *PUSHED):
+            self.set_change_event(name, True, False)
+            if name in PUSHED:
+                self.set_archive_event(name, True, False)
+        self.manager = RunManager(config, store, self._permit, self._snapshot, self._on_update, self._tripped_since)
+        self.manager.start()
+        self._on_update()
+
+    def delete_device(self) -> None:
+        if self.manager is not None:
+            self.manager.stop()
+            self.manager.store.close()
+            self.manager = None
+
+    # ------------------------------------------------------------ the world
+    def _interlock(self) -> tango.DeviceProxy:
+        proxy = tango.DeviceProxy(self.interlock)
+        proxy.set_timeout_millis(2000)
+        return proxy
+
+    def _permit(self) -> str:
+        if not self.interlock:
+            return ""
+        try:
+            return self._interlock().command_inout("CheckPermit", [self.get_name(), "Start"])
+        except tango.DevFailed as exc:
+            return f"Start refused: the interlock {self.interlock} cannot be asked ({exc.args[0].desc.strip()})"
+
+    def _tripped_since(self, since: float) -> str | None:
+        if not self.interlock:
+            return None
+        try:
+            trip = json.loads(self._interlock().read_attribute("last_trip").value or "{}")
+        except (tango.DevFailed, ValueError):
+            return None
+        return trip.get("rule") if float(trip.get("time") or 0) >= since else None
+
+    def _snapshot(self) -> Snapshot:
+        """Every archived attribute's value, quality and time, and the interlock's rules."""
+        taken = time.time()
+        by_device: dict[str, list[str]] = {}
+        for full in self.snapshot_attributes:
+            device, _, name = full.rpartition("/")
+            by_device.setdefault(device, []).append(name)
+        values = {}
+        for device, names in by_device.items():
+            try:
+                proxy = tango.DeviceProxy(device)
+                proxy.set_timeout_millis(2000)
+                replies = proxy.read_attributes(names)
+            except tango.DevFailed as exc:
+                for name in names:
+                    values[f"{device}/{name}"] = {"v": None, "q": "UNREACHABLE", "t": None,
+                                                  "error": exc.args[0].desc.strip()[:200]}
+                continue
+            for name, reply in zip(names, replies, strict=True):
+                value = reply.value
+                if hasattr(value, "tolist"):
+                    value = value.tolist()
+                values[f"{device}/{name}"] = {"v": value if not reply.has_failed else None, "q": str(reply.quality),
+                                              "t": reply.time.totime() if reply.time else None}
+        interlock = {}
+        if self.interlock:
+            try:
+                proxy = self._interlock()
+                interlock = {"device": self.interlock, "state": str(proxy.state()),
+                             "rules": list(proxy.read_attribute("rule_states").value or ()),
+                             "tripped": bool(proxy.read_attribute("tripped").value)}
+            except tango.DevFailed as exc:
+                interlock = {"device": self.interlock, "state": "UNREACHABLE", "error": exc.args[0].desc.strip()[:200]}
+        return Snapshot(taken, values, interlock)
+
+    # ---------------------------------------------------------------- events
+    def _on_update(self) -> None:
+        manager = self.manager
+        if manager is None:
+            return
+        state = _STATES[manager.state]
+        if state != self.get_state():
+            self.set_state(state)
+            self.push_change_event("State", state)
+        if manager.status != self.get_status():
+            self.set_status(manager.status)
+            self.push_change_event("Status", manager.status)
+        stamp = time.time()
+        for name, read in PUSHED.items():
+            value = read(manager)
+            if self._pushed.get(name, self) == value:
+                continue
+            self._pushed[name] = value
+            self.push_change_event(name, value, stamp, tango.AttrQuality.ATTR_VALID)
+            self.push_archive_event(name, value, stamp, tango.AttrQuality.ATTR_VALID)
+
+    def _read(self, name: str):
+        if self.manager is None:
+            tango.Except.throw_exception("Ph2Acf_NotConfigured", self.get_status(), name)
+        return PUSHED[name](self.manager)
+
+    # ------------------------------------------------------------ attributes
+    @attribute(dtype=int, doc="run number of the current or last run", **events())
+    def run_number(self):
+        return self._read("run_number")
+
+    @attribute(dtype=str, doc="calibration tag of the current or last run", **events())
+    def calibration(self):
+        return self._read("calibration")
+
+    @attribute(dtype=str, doc="the step running now (Ph2_ACF's sub-calibration)", **events())
+    def step(self):
+        return self._read("step")
+
+    @attribute(dtype=int, doc="steps finished", **events())
+    def steps_done(self):
+        return self._read("steps_done")
+
+    @attribute(dtype=int, doc="steps of the calibration", **events())
+    def steps_total(self):
+        return self._read("steps_total")
+
+    @attribute(dtype=float, unit="%", format="%.1f", doc="steps finished, %", **events())
+    def progress(self):
+        return self._read("progress")
+
+    @attribute(dtype=float, unit="s", format="%.0f", doc="time left, s (-1: unknown)", **events())
+    def eta(self):
+        return self._read("eta")
+
+    @attribute(dtype=str, doc="Ph2_ACF's last log message", **events())
+    def last_message(self):
+        return self._read("last_message")
+
+    @attribute(dtype=int, doc="warnings Ph2_ACF printed in this run", **events())
+    def warnings(self):
+        return self._read("warnings")
+
+    @attribute(dtype=str, doc="the run's Results.root", **events())
+    def result_path(self):
+        return self._read("result_path")
+
+    @attribute(dtype=str, doc="running, or how the last run ended (done / failed / aborted / timeout / crashed: why)",
+               **events())
+    def run_status(self):
+        return self._read("run_status")
+
+    @attribute(dtype=(str,), max_dim_x=64, doc="the allowed calibration tags")
+    def allowed_calibrations(self):
+        return list(self.calibrations)
+
+    @attribute(dtype=(str,), max_dim_x=20, doc="the last runs: 'run N tag status reason'")
+    def last_runs(self):
+        if self.manager is None:
+            return []
+        try:
+            runs = self.manager.store.runs(limit=10)
+        except RunStoreError:
+            return []
+        return [f"run {r['run_number']} {r.get('calibration', '')} {r.get('status', '')} {r.get('reason', '')}".strip()
+                for r in runs if r.get("device") == self.get_name()]
+
+    # -------------------------------------------------------------- commands
+    @command(dtype_in=str, doc_in="calibration tag, e.g. 2SquickTest", dtype_out=int, doc_out="the run number")
+    def Start(self, tag: str) -> int:
+        if self.manager is None:
+            tango.Except.throw_exception("Ph2Acf_NotConfigured", self.get_status(), "Start")
+        try:
+            return self.manager.start_run(tag.strip())
+        except RunRefused as exc:
+            tango.Except.throw_exception("Ph2Acf_StartRefused", str(exc), "Start")
+
+    @command(doc_in="abort the run: SIGINT, then SIGTERM, then SIGKILL")
+    def Abort(self) -> None:
+        if self.manager is None:
+            tango.Except.throw_exception("Ph2Acf_NotConfigured", self.get_status(), "Abort")
+        try:
+            self.manager.abort()
+        except RunRefused as exc:
+            tango.Except.throw_exception("Ph2Acf_NothingToAbort", str(exc), "Abort")
+
+    @command(doc_in="clear ALARM after a failed run")
+    def Reset(self) -> None:
+        if self.manager is not None:
+            self.manager.reset()
+            self._on_update()

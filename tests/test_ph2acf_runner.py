@@ -1,0 +1,161 @@
+"""The Ph2AcfRunner device with the emulated runCalibration and a real run store
+(secantusdb over the wire; a real mongod too when MONGODB_URI is set)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psutil
+import pymongo
+import pytest
+import tango
+from daq_board import make_board, set_emulator
+from tango.test_context import DeviceTestContext
+
+from devices.daq.device import Ph2AcfRunner
+
+from services import secantus
+from testkit import wait_for
+
+STORES = ["secantusdb"] + (["mongod"] if os.environ.get("MONGODB_URI") else [])
+
+
+@pytest.fixture(params=STORES)
+def store_uri(request, tmp_path):
+    if request.param == "mongod":
+        yield os.environ["MONGODB_URI"]
+        return
+    service = secantus(tmp_path)
+    yield f"mongodb://127.0.0.1:{service.port}"
+    service.stop()
+
+
+def runner(tmp_path, store_uri, database: str, **overrides):
+    board = make_board(tmp_path / "ph2acf", **{k: overrides.pop(k) for k in ("faults", "speed") if k in overrides})
+    properties = {**board, "run_store": store_uri, "run_store_database": database,
+                  "calibrations": ["2SquickTest", "calibrationandpedenoise"], **overrides}
+    return DeviceTestContext(Ph2AcfRunner, properties=properties, timeout=30), board
+
+
+def database_name(request) -> str:
+    return f"t{abs(hash(request.node.name)) % 10**8}_{int(time.time())}"
+
+
+def finished(device, timeout_s: float = 60.0) -> str:
+    wait_for(lambda: device.state() != tango.DevState.RUNNING, timeout_s, 0.1, "the run to end")
+    return device.run_status
+
+
+def children_of_test() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if "devices.sim.ph2acf" in " ".join(p.cmdline())]
+
+
+def test_quick_test_runs_to_completion_with_progress_events_and_results_in_the_store(tmp_path, store_uri, request):
+    database = database_name(request)
+    context, _ = runner(tmp_path, store_uri, database)
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+        seen = []
+        device.subscribe_event("progress", tango.EventType.CHANGE_EVENT,
+                               lambda e: seen.append(e.attr_value.value) if not e.err else None)
+        steps = []
+        device.subscribe_event("step", tango.EventType.CHANGE_EVENT,
+                               lambda e: steps.append(e.attr_value.value) if not e.err else None)
+        number = device.Start("2SquickTest")
+        assert number == 1
+        assert device.state() == tango.DevState.RUNNING
+        assert finished(device) == "done: done"
+        assert device.state() == tango.DevState.STANDBY
+        assert device.steps_done == device.steps_total == 13
+        assert device.progress == 100.0
+        assert device.result_path.endswith("Results/Run_1/Results.root")
+        wait_for(lambda: seen and seen[-1] == 100.0, 5, what="the last progress event")
+        assert len(set(seen)) >= 10, seen  # one event per step, not one lump at the end
+        assert "PedeNoise" in steps and "OTLpGBTEyeOpeningTest" in steps, steps
+        assert device.Start("2SquickTest") == 2
+        finished(device)
+    with pymongo.MongoClient(store_uri, tz_aware=True) as client:
+        check_stored_quick_test(client[database])
+
+
+def check_stored_quick_test(db) -> None:
+    run = db.runs.find_one({"run_number": 1})
+    assert run["status"] == "done" and run["calibration"] == "2SquickTest" and run["modules"] == ["M1"]
+    assert run["t_start"] < run["t_end"] and run["archive"]["start"] == run["t_start"]
+    assert [s["name"] for s in run["steps"]][-1] == "PedeNoise" and all(s["end"] for s in run["steps"])
+    assert run["ph2acf"]["CalibrationName"] == "2SquickTest"
+    chips = list(db.chip_data.find({"run_id": run["_id"]}))
+    assert len(chips) == 16 and {c["type"] for c in chips} == {"CBC3"}
+    assert all(len(c["noise"]) == 254 and len(c["pedestal"]) == 254 and c["shape"] == [254] for c in chips)
+    result = db.module_results.find_one({"run_id": run["_id"]})
+    assert result["module"] == "M1" and len(result["chips"]) == 16 and result["summary"]["grade"] in ("pass", "fail")
+    assert {s["phase"] for s in db.dcs_snapshots.find({"run_id": run["_id"]})} == {"start", "end"}
+
+
+def test_abort_mid_run_leaves_no_process_and_a_run_marked_aborted(tmp_path, store_uri, request):
+    database = database_name(request)
+    context, _ = runner(tmp_path, store_uri, database, speed=0.2)
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+        device.Start("2SquickTest")
+        wait_for(lambda: device.steps_done >= 1, 30, what="a step done")
+        assert children_of_test()
+        device.Abort()
+        assert finished(device, 20).startswith("aborted: aborted by the operator")
+        assert device.state() == tango.DevState.STANDBY
+        wait_for(lambda: not children_of_test(), 5, what="no emulator process left")
+    with pymongo.MongoClient(store_uri) as client:
+        run = client[database].runs.find_one({"run_number": 1})
+    assert run["status"] == "aborted" and run["exit_code"] is not None
+
+
+def test_a_hang_trips_the_watchdog_and_signals_escalate(tmp_path, store_uri, request):
+    database = database_name(request)
+    context, board = runner(tmp_path, store_uri, database, faults={"hang_at": "OTalignBoardDataWord"},
+                            inactivity_timeout=2.0)
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+        device.Start("2SquickTest")
+        status = finished(device, 30)  # the hung emulator ignores SIGINT: SIGTERM ends it
+        assert status.startswith("timeout: timeout: no output for 2 s (hung)"), status
+        assert device.state() == tango.DevState.ALARM
+        wait_for(lambda: not children_of_test(), 5, what="no emulator process left")
+        device.Reset()
+        assert device.state() == tango.DevState.STANDBY
+
+
+def test_crash_and_no_fc7_and_bad_tags_are_named(tmp_path, store_uri, request):
+    database = database_name(request)
+    context, board = runner(tmp_path, store_uri, database, faults={"crash_at": "PedestalEqualization"})
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+        with pytest.raises(tango.DevFailed, match="calibration 'PSfullTest' is not allowed on this board"):
+            device.Start("PSfullTest")
+        device.Start("2SquickTest")
+        assert finished(device).startswith("crashed: killed by SIGSEGV")
+        assert device.state() == tango.DevState.ALARM
+        set_emulator(tmp_path / "ph2acf", faults={"no_fc7": True})
+        with pytest.raises(tango.DevFailed, match="no FC7: fpgaconfig -l exited 1"):
+            device.Start("2SquickTest")
+        assert device.state() == tango.DevState.FAULT
+
+
+def test_bad_channels_are_stored_as_dead(tmp_path, store_uri, request):
+    database = database_name(request)
+    context, _ = runner(tmp_path, store_uri, database, faults={"bad_channels": 3})
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+        device.Start("calibrationandpedenoise")
+        assert finished(device) == "done: done"
+        assert device.warnings == 3
+    with pymongo.MongoClient(store_uri) as client:
+        dead = sum(len(c["dead"]) for c in client[database].chip_data.find())
+    assert 1 <= dead <= 3  # three picks, two may land on one channel
+
+
+def test_missing_executable_is_a_fault_named(tmp_path, store_uri, request):
+    context, _ = runner(tmp_path, store_uri, database_name(request), executable=["/nonexistent/runCalibration"])
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.FAULT, 15, what="FAULT")
+        assert "the executable '/nonexistent/runCalibration' is missing" in device.status()
