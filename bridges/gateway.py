@@ -2,7 +2,8 @@
 become Tango writes and commands, for what the station file allows and nothing else.
 
 Request payload: a JSON value, or ``{"value": ..., "id": ..., "client": ...}``.
-Reply on ``<request topic>/reply``: ``{"ok": true|false, "error"?: str, "id"?: ...}``.
+Reply on ``<request topic>/reply``: ``{"ok": true|false, "error"?: str, "id"?: ..., "result"?: ...}``
+(``result``: what a command returned, e.g. the run number of a Ph2AcfRunner's Start).
 Every request is checked before any Tango call (size, JSON, NaN/inf, known
 device, allow-list, type, range); a Tango refusal comes back as the error.
 No shell, no eval: a request can only pick an allowed name and carry a value.
@@ -152,20 +153,22 @@ class CommandGateway:
     def handle(self, topic: str, payload: bytes) -> None:
         """Handle one request and reply to it, whatever it holds."""
         request_id = None
+        result = None
         try:
             request = parse_request(self.prefix, topic, payload, self.max_payload)
             request_id = request.id
-            self._authorised(request)
+            result = self._authorised(request)
         except RequestError as exc:
             self._reply(topic, request_id if request_id is not None else peek_id(payload, self.max_payload), str(exc))
         except Exception as exc:  # a bug: refuse, count, log; the thread goes on
             self._internal_error(topic, peek_id(payload, self.max_payload), exc)
         else:
-            self._reply(topic, request_id, None)
+            self._reply(topic, request_id, None, result)
         finally:
             self.handled += 1
 
-    def _authorised(self, request: Request) -> None:
+    def _authorised(self, request: Request):
+        """Carry the request out when it is allowed; return what a command returned."""
         device, name = request.device, request.name
         allowed = self.permissions.get(device)
         if allowed is None:
@@ -175,11 +178,12 @@ class CommandGateway:
                 raise RequestError(f"writing {device}/{name} is not allowed over MQTT "
                                    f"(allowed: {', '.join(sorted(allowed.write)) or 'nothing'})")
             self._write(device, name, request.value, request.client)
+            return None
         else:
             if name not in allowed.commands:
                 raise RequestError(f"command {device}/{name} is not allowed over MQTT "
                                    f"(allowed: {', '.join(sorted(allowed.commands)) or 'none'})")
-            self._command(device, name, request.value, request.client)
+            return self._command(device, name, request.value, request.client)
 
     def _internal_error(self, topic: str, request_id, exc: Exception) -> None:
         self.errors += 1
@@ -201,15 +205,16 @@ class CommandGateway:
             self._proxies[device] = proxy
         return proxy
 
-    def _audited(self, call, client, target: str, action: str, old, new) -> None:
+    def _audited(self, call, client, target: str, action: str, old, new):
         """Run the Tango call; its outcome goes to the audit log, a refusal back to the requester."""
         try:
-            call()
+            result = call()
         except tango.DevFailed as exc:
             error = exc.args[0].desc.strip()
             self._audit(client, target, action, old, new, f"refused: {error}")
             raise RequestError(f"{target}: {error}") from None
         self._audit(client, target, action, old, new, "ok")
+        return result
 
     def _write(self, device: str, attribute: str, value, client) -> None:
         proxy = self._proxy(device)
@@ -252,10 +257,12 @@ class CommandGateway:
             if argument is None:
                 raise RequestError(f"{target} needs an argument")
             args = (_check_type(target, info.in_type, argument),)
-        self._audited(lambda: proxy.command_inout(command, *args), client, target, "command", None, argument)
+        result = self._audited(lambda: proxy.command_inout(command, *args), client, target, "command", None, argument)
+        result = result.item() if hasattr(result, "item") else result
+        return result if isinstance(result, (bool, int, float, str)) else None
 
-    def _reply(self, topic: str, request_id, error: str | None) -> None:
-        payload = reply_payload(error, request_id)
+    def _reply(self, topic: str, request_id, error: str | None, result=None) -> None:
+        payload = reply_payload(error, request_id, result)
         reply_topic = f"{topic}/reply"
         if len(reply_topic.encode("utf-8", "surrogatepass")) > MQTT_TOPIC_MAX:
             # no reply topic can be made of it: say so on the bridge's own topic instead

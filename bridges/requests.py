@@ -205,13 +205,15 @@ def parse_request(prefix: str, topic: str, payload: bytes, max_payload: int) -> 
     return Request(kind, device, name, value, rid, client)
 
 
-def reply_payload(error: str | None, request_id=None) -> str:
-    """The reply JSON: always valid (no NaN / Infinity; an id that cannot be echoed is left out)."""
+def reply_payload(error: str | None, request_id=None, result=None) -> str:
+    """The reply JSON: always valid (no NaN / Infinity; an id or result that cannot be sent is left out)."""
     body: dict = {"ok": error is None}
     if error is not None:
         body["error"] = error
     if request_id is not None:
         body["id"] = request_id
+    if result is not None and not (isinstance(result, float) and not math.isfinite(result)):
+        body["result"] = result[:MAX_STRING] if isinstance(result, str) else result
     try:
         return json.dumps(body, allow_nan=False)
     except (TypeError, ValueError):

@@ -44,5 +44,9 @@ def safety() -> None:
     _serve_as("Safety")
 
 
+def ph2acf() -> None:
+    _serve_as("Ph2Acf")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,10 +27,12 @@ from pathlib import Path
 import tango
 
 from db.config import tango_config
-from db.config.station import LoadedStation
+from db.config.station import EmbeddedRunStore, LoadedStation
 from db.config.validation import load_station
 from db.runtime import process
 from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
+from devices.models import process_emulated
+from servers import ph2acf_boards
 from servers.broker import broker_command
 
 log = logging.getLogger("trackerdcs.launcher")
@@ -118,6 +121,8 @@ class StationLauncher:
                 log.info("config: %s", change)
             tango_config.apply(changes)
             self._start_emulators()
+            ph2acf_boards.prepare(self.station)
+            self._start_run_store()
             self._start_servers(last=False)
             self._wait_ready(began + timeout_s, self.device_names(interlocks=False))
             if self._start_servers(last=True):  # the interlock subscribes to devices that answer already
@@ -153,6 +158,9 @@ class StationLauncher:
                 claims += [(host, port, f"emulator of {name}"), (host, instrument.control_port, f"emulator control of {name}")]
             elif instrument.emulated and instrument.emulator.control_port is not None:
                 claims.append(("127.0.0.1", instrument.emulator.control_port, f"emulator control of {name}"))
+        if self.run_store_wanted():
+            embedded = station.runs.store.embedded or EmbeddedRunStore()
+            claims.append((embedded.host, embedded.port, "embedded run store (runs.store.embedded)"))
         if station.bridge.enabled and station.bridge.mqtt.runs_embedded and self.bridge_wanted():
             host, port = station.bridge.mqtt.broker
             claims.append((host, port, "embedded MQTT broker"))
@@ -182,7 +190,7 @@ class StationLauncher:
     def _start_emulators(self) -> None:
         groups: dict[str, list[str]] = {}
         for name, instrument in self.station.station.instruments.items():
-            if instrument.emulated:
+            if instrument.emulated and instrument.model not in process_emulated():
                 groups.setdefault(instrument.emulator.group or name, []).append(name)
         for group, names in groups.items():
             specs, ports = [], []
@@ -270,6 +278,28 @@ class StationLauncher:
                 proxy.DevStart(name)
         self._starter_servers += servers
         return len(servers)
+
+    def run_store_wanted(self) -> bool:
+        """The embedded run store runs when a Ph2AcfRunner records its runs there."""
+        station = self.station.station
+        return station.runs.store.runs_embedded and any(d.class_ == "Ph2AcfRunner" for _, d in station.devices())
+
+    def _start_run_store(self) -> None:
+        if not self.run_store_wanted():
+            return
+        embedded = self.station.station.runs.store.embedded or EmbeddedRunStore()
+        storage = self.station.data_dir / "runstore"
+        storage.mkdir(parents=True, exist_ok=True)
+        program = shutil.which("secantusd-py") or str(Path(sys.executable).parent / "secantusd-py")
+        args = [program, "--host", embedded.host, "--port", str(embedded.port), "--storage-path", str(storage)]
+        child = Child("run store secantusdb", args, dict(os.environ), self.log_dir / "runstore.log",
+                      ready_check=[(embedded.host, embedded.port)])
+        self._launch(child)
+        deadline = time.monotonic() + 20
+        while not process.port_open(embedded.host, embedded.port):
+            if not child.running() or time.monotonic() > deadline:
+                raise LaunchError(f"the embedded run store (secantusdb) did not start; see {child.log_file}")
+            time.sleep(0.05)
 
     def bridge_wanted(self) -> bool:
         station = self.station.station

@@ -44,7 +44,7 @@ def messages(text: str) -> list[str]:
 def test_demo_station_is_valid():
     station = load_station(DEMO)
     assert station.name == "demo"
-    assert len(station.station.devices()) == 6
+    assert len(station.station.devices()) == 7
 
 
 def test_three_errors_three_messages_with_lines():

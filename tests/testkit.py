@@ -43,23 +43,35 @@ class Emulator:
         return self.server.resource
 
 
-def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml", safety: bool = False) -> Path:
+def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml", safety: bool = False,
+                  daq: bool = False) -> Path:
     """The demo station on free ports with its data in tmp_path; mutate(raw) may edit it.
 
     Without ``safety`` the interlock (its rules, permits and server) is left out, so tests of
-    other parts can switch the HV on without powering the LV first.
+    other parts can switch the HV on without powering the LV first. Without ``daq`` the FC7 board
+    (its Ph2AcfRunner server, its instrument and the run store) is left out too.
     """
     raw = yaml.safe_load(DEMO.read_text())
     if not safety:
         raw.pop("safety", None)
         raw["servers"] = [s for s in raw["servers"] if not any(d["class"] == "SafetyInterlock" for d in s["devices"])]
+    if not daq:
+        raw["servers"] = [s for s in raw["servers"] if not any(d["class"] == "Ph2AcfRunner" for d in s["devices"])]
+        raw["instruments"] = {k: v for k, v in raw["instruments"].items() if v["model"] != "fc7"}
+        for rule in (raw.get("safety") or {}).get("rules", []):
+            rule["actions"] = [a for a in rule["actions"] if not a["device"].startswith("demo/daq/")]
+        if raw.get("safety"):
+            raw["safety"]["permits"] = [p for p in raw["safety"]["permits"] if not p["device"].startswith("demo/daq/")]
     raw["data_dir"] = str(tmp_path / "data")
     raw["tango"]["database"]["embedded"]["port"] = free_port()
     for instrument in raw["instruments"].values():
+        if instrument["model"] == "fc7":  # an FC7 has an IPbus URI: its emulator is a program, not a port
+            continue
         port = free_port()
         instrument["resource"] = f"TCPIP::127.0.0.1::{port}::SOCKET"
         instrument["emulator"] = {**instrument.get("emulator", {}), "control_port": free_port()}
     raw["bridge"]["mqtt"]["embedded"]["port"] = free_port()
+    raw["runs"]["store"]["embedded"]["port"] = free_port()
     if mutate is not None:
         mutate(raw)
     path = tmp_path / name

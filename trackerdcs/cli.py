@@ -346,6 +346,11 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
         click.echo(f"{len(points)} point(s)", err=True)
 
 
+from trackerdcs.runs_cli import runs  # noqa: E402
+
+cli.add_command(runs)
+
+
 # ------------------------------------------------------------------- GUI
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))

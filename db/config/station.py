@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -37,6 +38,7 @@ from devices.tango_names import DeviceName
 
 SERVER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]*/[A-Za-z0-9_.\-]+$")
 RESOURCE_TCP = re.compile(r"^TCPIP\d*::(?P<host>[^:]+)::(?P<port>\d+)::SOCKET$", re.IGNORECASE)
+IPBUS_URI = re.compile(r"^(chtcp-2\.0|ipbusudp-2\.0|ipbustcp-2\.0)://[A-Za-z0-9_.\-]+(:\d+)?(\?target=[A-Za-z0-9_.\-]+:\d+)?$")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 SERIAL_MODELS = serial_models()  # instruments on a serial line (pyserial port or URL), not a VISA resource
@@ -93,6 +95,7 @@ class TangoConfig(Strict):
 
 class EmulatorConfig(Strict):
     control_port: Port | None = None  # default: instrument port + 1
+    speed: float = Field(default=0.05, gt=0, le=10, description="emulated programs (Ph2_ACF): real durations x speed")
     group: str | None = None  # emulated instruments of one group run in one process and share a cold box
 
 
@@ -282,6 +285,53 @@ class SafetyConfig(Strict):
     permits: list[dict] = []
 
 
+class EmbeddedRunStore(Strict):
+    host: str = "127.0.0.1"
+    port: Port = 27017
+
+
+class RunStoreConfig(Strict):
+    """Where calibration runs are stored: the embedded secantusdb (run by `up`) or any MongoDB by URI."""
+
+    embedded: EmbeddedRunStore | None = None
+    uri: str | None = Field(default=None, pattern=r"^mongodb(\+srv)?://[^\s:@/]+(@|:|/|$)")
+    password_file: str | None = None  # the password of the URI's user; never in the station file
+    database: str = Field(default="dcs", pattern=r"^[A-Za-z0-9_\-]{1,63}$")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RunStoreConfig:
+        if self.embedded is not None and self.uri is not None:
+            raise ValueError("set one of 'embedded' or 'uri', not both")
+        if self.uri is not None and "@" in self.uri.split("//", 1)[1].split("/", 1)[0] \
+                and ":" in self.uri.split("//", 1)[1].split("@", 1)[0]:
+            raise ValueError("the run store URI holds a password: put it in password_file")
+        return self
+
+    @property
+    def client_uri(self) -> str:
+        if self.uri is not None:
+            return self.uri
+        embedded = self.embedded or EmbeddedRunStore()
+        return f"mongodb://{embedded.host}:{embedded.port}"
+
+    @property
+    def runs_embedded(self) -> bool:
+        return self.uri is None
+
+
+class GradingConfig(Strict):
+    """Pass/fail of a module's calibration: every chip's mean noise in [noise_min, noise_max], few dead channels."""
+
+    noise_min: float = Field(default=0.0, ge=0)
+    noise_max: float = Field(default=8.0, gt=0, le=1000)
+    max_dead: int = Field(default=5, ge=0)
+
+
+class RunsConfig(Strict):
+    store: RunStoreConfig = RunStoreConfig()
+    grading: GradingConfig = GradingConfig()
+
+
 class Station(Strict):
     name: str = Field(alias="station", pattern=r"^[a-z0-9][a-z0-9_\-]*$")  # the key is `station:`; also the Tango domain
     description: str = ""
@@ -293,6 +343,7 @@ class Station(Strict):
     bridge: BridgeConfig = BridgeConfig()
     safety: SafetyConfig | None = None
     modules: list[Module] = []
+    runs: RunsConfig = RunsConfig()
     version: Literal[1] = 1
 
     def devices(self) -> list[tuple[ServerConfig, DeviceConfig]]:
@@ -352,5 +403,37 @@ class LoadedStation:
                 )
             elif any(str(p.get("device", "")).lower() == device.name for p in safety.permits):
                 properties["interlock"] = safety.device
+        if device.class_ == "Ph2AcfRunner":
+            properties.pop("timeout", None)
+            properties.update(self._runner_properties(device))
         properties.update(device.properties)
+        return properties
+
+    def ph2acf_dir(self, instrument_name: str) -> Path:
+        """An emulated FC7's Ph2_ACF base directory (RunNumbers.dat, settings/, Results/)."""
+        return self.data_dir / "ph2acf" / instrument_name
+
+    def archived_attributes(self) -> list[str]:
+        station = self.station
+        found = [f"{d.name}/{a}" for _, d in station.devices() for a, c in d.attributes.items() if c.archive]
+        found += [f"{d.name}/{a}" for d in station.external_devices for a, c in d.attributes.items() if c.archive]
+        return found
+
+    def _runner_properties(self, device: DeviceConfig) -> dict[str, PropertyValue]:
+        runs = self.station.runs
+        properties: dict[str, PropertyValue] = {
+            "run_store": runs.store.client_uri, "run_store_database": runs.store.database,
+            "run_store_password_file": str(self.resolve(runs.store.password_file) or ""),
+            "snapshot_attributes": self.archived_attributes(),
+            "noise_min": runs.grading.noise_min, "noise_max": runs.grading.noise_max,
+            "max_dead": runs.grading.max_dead,
+        }
+        if self.station.safety is not None:
+            properties["interlock"] = self.station.safety.device
+        instrument = self.station.instruments.get(device.instrument or "")
+        if instrument is not None and instrument.emulated:
+            base = self.ph2acf_dir(device.instrument)
+            emulator = [sys.executable, "-m", "devices.sim.ph2acf"]
+            properties.update(base_dir=str(base), hardware_xml=str(base / "settings" / f"{device.instrument}.xml"),
+                              executable=[*emulator, "runCalibration"], fpgaconfig=[*emulator, "fpgaconfig"])
         return properties

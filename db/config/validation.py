@@ -14,10 +14,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from db.config.classes import ClassInfo, known_classes
-from db.config.station import RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
+from db.config.station import IPBUS_URI, RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
 from db.config.yaml_source import MAX_CHARS, YamlDocument, YamlSyntaxError, load_yaml
 from devices.catalog import MODEL_CHANNELS
-from devices.models import tcp_emulated
+from devices.models import process_emulated, tcp_emulated
 from devices.property_checks import property_problems
 from devices.safety.rules import RuleError, parse_rules
 
@@ -371,6 +371,10 @@ class _Checker:
                     self.add(path + ("emulator",), "an emulated serial instrument needs emulator.control_port")
                 if "://" in resource:
                     self.add(path + ("resource",), "an emulated serial instrument's resource is a path for its pseudo-terminal")
+            elif model in process_emulated() and isinstance(resource, str):
+                if not IPBUS_URI.match(resource):
+                    self.add(path + ("resource",), f"an {model} is reached by an IPbus URI such as "
+                             f"chtcp-2.0://localhost:10203?target=fc7ot1:50001, not {resource!r}")
             elif instrument.get("emulated") is True and isinstance(resource, str):
                 match = RESOURCE_TCP.match(resource)
                 if not match:
@@ -378,7 +382,7 @@ class _Checker:
                 elif match["host"] not in LOOPBACK:
                     self.add(path + ("resource",), f"emulators listen on loopback only, not {match['host']!r}")
             if instrument.get("emulated") is True and isinstance(model, str) and model in MODEL_CHANNELS \
-                    and model not in tcp_emulated() and model not in SERIAL_MODELS:
+                    and model not in tcp_emulated() + process_emulated() and model not in SERIAL_MODELS:
                 self.add(path + ("emulated",), f"there is no emulator for {model!r}")
 
     def _ports(self, data, instruments, servers) -> None:

@@ -36,9 +36,20 @@ PUSHED = {
     "last_message": lambda m: m.progress.last_message,
     "warnings": lambda m: m.progress.warnings,
     "result_path": lambda m: m.progress.result_path,
-    "run_status": lambda m: "running" if m.running else (
-        f"{m.last_outcome.status}: {m.last_outcome.reason}" if m.last_outcome else ""),
+    "run_status": lambda m: "running" if m.running else _outcome(m.last_outcome),
 }
+
+def _latched(rule_states) -> list[str]:
+    """Names of the latched rules in the interlock's rule_states ('name: TRIPPED ...')."""
+    return [entry.split(": ", 1)[0] for entry in rule_states or () if ": TRIPPED" in entry]
+
+
+def _outcome(outcome) -> str:
+    if outcome is None:
+        return ""
+    reason = outcome.reason
+    return reason if reason.startswith(outcome.status) else f"{outcome.status}: {reason}"
+
 
 class Ph2AcfRunner(Device):
     """Ph2_ACF calibration runs on one FC7 board: runCalibration supervised, results in the run store."""
@@ -70,6 +81,7 @@ class Ph2AcfRunner(Device):
         super().init_device()
         self.manager = None
         self._pushed: dict[str, object] = {}
+        self._latched_before: set[str] = set()  # rules latched when the run began
         self.set_state(DevState.INIT)
         base = Path(self.base_dir or ".")
         config = RunnerConfig(
@@ -116,10 +128,16 @@ class Ph2AcfRunner(Device):
         if not self.interlock:
             return None
         try:
-            trip = json.loads(self._interlock().read_attribute("last_trip").value or "{}")
+            proxy = self._interlock()
+            trip = json.loads(proxy.read_attribute("last_trip").value or "{}")
+            latched = _latched(proxy.read_attribute("rule_states").value)
         except (tango.DevFailed, ValueError):
             return None
-        return trip.get("rule") if float(trip.get("time") or 0) >= since else None
+        if float(trip.get("time") or 0) >= since:
+            return trip.get("rule")
+        # an Abort action runs before the interlock records the trip: a rule latched since the run began
+        new = [rule for rule in latched if rule not in self._latched_before]
+        return new[0] if new else None
 
     def _snapshot(self) -> Snapshot:
         """Every archived attribute's value, quality and time, and the interlock's rules."""
@@ -149,9 +167,11 @@ class Ph2AcfRunner(Device):
         if self.interlock:
             try:
                 proxy = self._interlock()
-                interlock = {"device": self.interlock, "state": str(proxy.state()),
-                             "rules": list(proxy.read_attribute("rule_states").value or ()),
+                rules = list(proxy.read_attribute("rule_states").value or ())
+                interlock = {"device": self.interlock, "state": str(proxy.state()), "rules": rules,
                              "tripped": bool(proxy.read_attribute("tripped").value)}
+                if self.manager is None or not self.manager.running:  # the snapshot before a run
+                    self._latched_before = set(_latched(rules))
             except tango.DevFailed as exc:
                 interlock = {"device": self.interlock, "state": "UNREACHABLE", "error": exc.args[0].desc.strip()[:200]}
         return Snapshot(taken, values, interlock)

@@ -182,7 +182,8 @@ class RunManager:
             log_path = self.config.base_dir / "logs" / f"Run_{number}.log"
             self.process = CalibrationProcess(
                 argv, self.config.base_dir, self._env(), tag, len(steps), self._progress, log_path,
-                self.config.total_timeout_s, self.config.inactivity_timeout_s, calibrations.expected_seconds(tag))
+                self.config.total_timeout_s, self.config.inactivity_timeout_s, calibrations.expected_seconds(tag),
+                run_number=number)
             self.progress = Progress(tag, len(steps), run_number=number)
             self.process.start()
             self._set(RUNNING, f"run {number}: {tag} started")
@@ -258,9 +259,11 @@ class RunManager:
         reason = self.permit()
         process = self.process
         if process is not None:
-            if reason:
-                rule = self.tripped_since(process.started)
-                process.abort(f"aborted: {rule}" if rule else f"aborted: {reason}")
+            rule = self.tripped_since(process.started)
+            if rule:
+                process.abort(f"aborted: {rule}")
+            elif reason and not reason.endswith("is UNSAFE"):  # an unsafe rule aborts when it trips (debounced)
+                process.abort(f"aborted: {reason.removeprefix('Start refused: ')}")
             return
         if not self._check_setup():
             return

@@ -63,12 +63,13 @@ class _Watch:
 class CalibrationProcess:
     def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], calibration: str, steps_total: int,
                  on_update: Callable[[Progress], None], log_path: Path, total_timeout_s: float = 7200.0,
-                 inactivity_timeout_s: float = 600.0, expected_s: float | None = None):
+                 inactivity_timeout_s: float = 600.0, expected_s: float | None = None,
+                 run_number: int | None = None):
         self.argv, self.cwd, self.env = argv, cwd, env
         self.on_update = on_update
         self.log_path = log_path
         self.expected_s = expected_s
-        self.progress = Progress(calibration, steps_total)
+        self.progress = Progress(calibration, steps_total, run_number=run_number)  # the expected number
         self._watch = _Watch(total_timeout_s, inactivity_timeout_s)
         self._lock = threading.Lock()
         self._abort: tuple[str, str] | None = None  # (status, reason)

@@ -8,6 +8,8 @@ interlock's PowerOn/PowerOff sequence it (devices/safety/sequence.py).
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from devices.tango_names import DeviceName
@@ -19,6 +21,7 @@ class Module(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    type: Literal["2S", "PS"] = "2S"  # the module type: which chips its hybrids carry
     lv: tuple[DeviceName, ...] = Field(min_length=1)
     hv: DeviceName
     lv_stable_s: float = Field(default=2.0, ge=0, le=600, description="LV must read its setpoint this long before HV")

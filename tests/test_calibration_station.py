@@ -1,0 +1,160 @@
+"""Calibration runs in a running demo station: the FC7 board's Ph2AcfRunner with the emulated
+runCalibration, the interlock, the embedded run store (secantusdb, started by `up`), the bridge
+(MQTT start and progress) and `trackerdcs runs`."""
+
+from __future__ import annotations
+
+import json
+
+import paho.mqtt.client as mqtt
+import pytest
+import tango
+from click.testing import CliRunner
+
+from trackerdcs.cli import cli
+
+from conftest import emulator_control, start_station
+from testkit import wait_for, write_station
+
+HV, LV, SENSOR, SAFETY, FC7 = "demo/hv/module1", "demo/lv/module1-ch1", "demo/env/coldbox", "demo/safety/interlock", \
+    "demo/daq/fc7"
+
+
+@pytest.fixture(scope="module")
+def launcher(tmp_path_factory):
+    def faster(raw):
+        sensor = next(d for s in raw["servers"] for d in s["devices"] if d["name"] == SENSOR)
+        sensor["properties"].update(poll_period=0.2, stale_after=2.0)
+        raw["safety"]["grace_period"] = 1.0
+        raw["instruments"]["fc7-daq"]["emulator"]["speed"] = 0.02
+
+    launcher = start_station(write_station(tmp_path_factory.mktemp("calibration"), faster, safety=True, daq=True))
+    yield launcher
+    launcher.stop()
+
+
+def proxy(launcher, name):
+    device = tango.DeviceProxy(f"tango://{launcher.station.tango_host}/{name}")
+    device.set_timeout_millis(5000)
+    return device
+
+
+def power(launcher, on: bool) -> None:
+    lv, hv = proxy(launcher, LV), proxy(launcher, HV)
+    if on:
+        lv.current_limit, lv.voltage_setpoint = 1.0, 2.5
+        lv.On()
+        wait_for(lambda: lv.state() == tango.DevState.ON, what="LV on")
+        hv.ramp_rate, hv.voltage_setpoint = 50, 200
+        hv.On()
+        wait_for(lambda: hv.state() == tango.DevState.ON, timeout_s=15, what="HV at bias")
+    else:
+        if hv.state() != tango.DevState.OFF:
+            hv.Off()
+        wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV off")
+        lv.Off()
+
+
+def runs(launcher, *args) -> str:
+    result = CliRunner().invoke(cli, ["runs", *args, "-s", str(launcher.station.path)])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_start_refused_while_the_interlock_says_no(launcher):
+    fc7 = proxy(launcher, FC7)
+    wait_for(lambda: proxy(launcher, SAFETY).state() == tango.DevState.ON, timeout_s=15, what="interlock armed")
+    wait_for(lambda: fc7.state() == tango.DevState.DISABLE, timeout_s=10, what="DISABLE")
+    assert fc7.status() == f"Start refused: {LV} is OFF, needs ON"
+    with pytest.raises(tango.DevFailed) as info:
+        fc7.Start("2SquickTest")
+    assert info.value.args[0].desc == f"Start refused: {LV} is OFF, needs ON"
+
+
+def test_quick_test_over_mqtt_runs_to_the_store_with_its_conditions(launcher, tmp_path):
+    power(launcher, True)
+    try:
+        fc7 = proxy(launcher, FC7)
+        wait_for(lambda: fc7.state() == tango.DevState.STANDBY, timeout_s=10, what="STANDBY")
+        host, port = launcher.station.station.bridge.mqtt.broker
+        seen, replies = [], []
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+
+        def on_message(_c, _u, message):
+            if message.topic.endswith("/reply"):
+                replies.append(json.loads(message.payload))
+            elif message.topic.endswith("/progress"):
+                seen.append(json.loads(message.payload)["value"])
+
+        client.on_message = on_message
+        client.connect(host, port)
+        client.subscribe([(f"dcs/{FC7}/progress", 0), (f"dcs/{FC7}/cmd/Start/reply", 1)])
+        client.loop_start()
+        try:
+            wait_for(lambda: seen, timeout_s=10, what="the retained progress")
+            client.publish(f"dcs/{FC7}/cmd/Start", json.dumps("2SquickTest"), qos=1)
+            wait_for(lambda: replies, timeout_s=10, what="the reply")
+            assert replies[0] == {"ok": True, "result": 1}
+            wait_for(lambda: fc7.state() != tango.DevState.RUNNING and fc7.run_status != "running", timeout_s=60,
+                     what="the run to end")
+            assert fc7.run_status == "done"
+            wait_for(lambda: seen[-1] == 100.0, timeout_s=10, what="progress 100 % on MQTT")
+            assert len(set(seen)) >= 10
+        finally:
+            client.loop_stop()
+            client.disconnect()
+        shown = runs(launcher, "show", "1")
+        assert "run 1 on demo/daq/fc7: 2SquickTest done" in shown
+        assert "module demo-module: pass" in shown  # biased at 200 V, 21 C: noise ~5 VcTh
+        assert "conditions at start" in shown and "conditions at end" in shown
+        assert f"{HV}/voltage" in shown
+        data = json.loads(runs(launcher, "conditions", "1", "--json"))
+        joined = {(j["phase"], j["attribute"]): j for j in data["joined"]}
+        start_hv = joined[("start", f"{HV}/voltage")]
+        assert start_hv["snapshot"] == pytest.approx(200, abs=1)
+        # the archived value in effect at the snapshot's time is within the archive deadband (0.5 V)
+        assert start_hv["archived"] == pytest.approx(start_hv["snapshot"], abs=0.6)
+        assert start_hv["archived_time"] <= start_hv["snapshot_time"] + 1e-3
+        assert data["series"][f"{SENSOR}/temperature"]
+        plot = tmp_path / "conditions.png"
+        runs(launcher, "conditions", "1", "--plot", str(plot))
+        assert plot.stat().st_size > 5000
+        listed = json.loads(runs(launcher, "list", "--json"))
+        assert [r["run_number"] for r in listed] == [1] and listed[0]["grades"] == {"demo-module": "pass"}
+    finally:
+        power(launcher, False)
+
+
+def test_a_humidity_trip_mid_run_aborts_the_run_and_ramps_hv_down(launcher):
+    power(launcher, True)
+    fc7, hv, safety = proxy(launcher, FC7), proxy(launcher, HV), proxy(launcher, SAFETY)
+    emulator_json = launcher.station.ph2acf_dir("fc7-daq") / "emulator.json"
+    settings = json.loads(emulator_json.read_text())
+    emulator_json.write_text(json.dumps({**settings, "speed": 0.2}))  # a run long enough to trip in
+    sensor = emulator_control(launcher.station, "coldbox-sht85")
+    try:
+        wait_for(lambda: fc7.state() == tango.DevState.STANDBY, timeout_s=10, what="STANDBY")
+        number = fc7.Start("2SquickTest")
+        wait_for(lambda: fc7.steps_done >= 1, timeout_s=30, what="a step done")
+        sensor.send("set humidity 95")
+        wait_for(lambda: fc7.run_status != "running", timeout_s=30, what="the run to end")
+        assert fc7.run_status == "aborted: coldbox-dew-point"
+        wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=30, what="HV ramped down")
+        run = json.loads(runs(launcher, "show", str(number), "--json"))["run"]
+        assert run["status"] == "aborted" and run["reason"] == "aborted: coldbox-dew-point"
+        assert fc7.state() == tango.DevState.DISABLE  # the tripped rule still says no
+    finally:
+        emulator_json.write_text(json.dumps(settings))
+        sensor.send("set humidity 3")
+        power(launcher, False)
+        wait_for(lambda: "coldbox-dew-point: TRIPPED" not in " ".join(safety.rule_states) or _reset(safety),
+                 timeout_s=20, what="the rule reset")
+
+
+def _reset(safety) -> bool:
+    try:
+        safety.Acknowledge("coldbox-dew-point")
+        safety.Reset("coldbox-dew-point")
+        return True
+    except tango.DevFailed:
+        return False
