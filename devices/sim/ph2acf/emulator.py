@@ -26,11 +26,8 @@ import xml.etree.ElementTree as ET
 import zlib
 from pathlib import Path
 
-import numpy as np
-
 from devices.daq import calibrations
 from devices.daq.calibrations import HYBRIDS_PER_MODULE, Chip
-from devices.sim.ph2acf.root_file import write_results
 from devices.sim.server import EmulatorControl
 
 THREAD_MAIN, THREAD_CALIBRATION = 140489373334720, 140488984229440
@@ -108,6 +105,8 @@ def noise_factor(temperature_c: float, bias_v: float) -> float:
 
 def chip_data(module: str, group: int, module_type: str, factor: float, run: int, bad: int) -> list[dict]:
     """Per-channel pedestal, noise and offset of one module, reproducible per module name."""
+    import numpy as np  # here, not at the top: fpgaconfig and the start of a run stay quick
+
     pattern = np.random.default_rng(zlib.crc32(module.encode()))
     shot = np.random.default_rng(zlib.crc32(f"{module}:{run}".encode()))
     chips = []
@@ -124,6 +123,8 @@ def chip_data(module: str, group: int, module_type: str, factor: float, run: int
 
 
 def _one_chip(chip: Chip, chip_id: int, hybrid: int, group: int, pattern, shot, factor: float) -> dict:
+    import numpy as np
+
     n = chip.channels
     if chip.kind == "CBC3":
         mean_noise, mean_pedestal, offsets = 5.0, 550.0, (80.0, 255)
@@ -251,6 +252,8 @@ def run_calibration(args) -> int:
         metadata[f"{where}/D_B(0)_NameId_OpticalGroup({group})"] = ""
         metadata[f"{where}/D_B(0)_LpGBTFuseId_OpticalGroup({group})"] = str(0xec2acd51 + group)
     _sleep(calibrations.SHUTDOWN_SECONDS * speed / 2)
+    from devices.sim.ph2acf.root_file import write_results
+
     write_results(base / result_dir / "Results.root", metadata, chips)
     log(f"Closing result file: {result_dir / 'Results.root'}")
     log(f"Run {run} stopped")
