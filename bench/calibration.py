@@ -29,12 +29,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from daq_board import EMULATOR, make_board  # noqa: E402
+
 from devices.daq import calibrations  # noqa: E402
 from devices.daq.device import Ph2AcfRunner  # noqa: E402
 from devices.daq.ingest import ingest  # noqa: E402
 from devices.daq.run_store import RunStore, utc  # noqa: E402
 
-from daq_board import EMULATOR, make_board  # noqa: E402
 from services import secantus  # noqa: E402
 
 SPEED = 0.001

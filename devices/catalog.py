@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from devices.chiller.device import Chiller
 from devices.daq.device import Ph2AcfRunner
+from devices.daq.iv_device import IvScanner
 from devices.environment.device import EnvironmentSensor
 from devices.models import MODELS, models_of
 from devices.power_supply.device import PowerSupplyChannel
 from devices.safety.device import SafetyInterlock
 
 DEVICE_CLASSES = {cls.__name__: cls for cls in (PowerSupplyChannel, EnvironmentSensor, Chiller, SafetyInterlock,
-                                                     Ph2AcfRunner)}
+                                                     Ph2AcfRunner, IvScanner)}
 
 INSTRUMENT_MODELS: dict[str, tuple[str, ...]] = {
     name: models_of(name) for name in DEVICE_CLASSES if models_of(name)
@@ -30,4 +31,5 @@ KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "EnvironmentSensor": ("temperature", "humidity", "dew_point"),
     "Chiller": ("setpoint", "bath_temperature", "running"),
     "Ph2AcfRunner": ("run_number", "calibration", "step", "progress"),
+    "IvScanner": ("run_number", "run_status", "voltage", "current"),
 }

@@ -280,9 +280,10 @@ class StationLauncher:
         return len(servers)
 
     def run_store_wanted(self) -> bool:
-        """The embedded run store runs when a Ph2AcfRunner records its runs there."""
+        """The embedded run store runs when a run device (Ph2AcfRunner, IvScanner) records its runs there."""
         station = self.station.station
-        return station.runs.store.runs_embedded and any(d.class_ == "Ph2AcfRunner" for _, d in station.devices())
+        return station.runs.store.runs_embedded and any(d.class_ in ("Ph2AcfRunner", "IvScanner")
+                                                        for _, d in station.devices())
 
     def _start_run_store(self) -> None:
         if not self.run_store_wanted():

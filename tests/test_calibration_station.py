@@ -5,6 +5,7 @@ runCalibration, the interlock, the embedded run store (secantusdb, started by `u
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -39,13 +40,17 @@ def proxy(launcher, name):
     return device
 
 
-def power(launcher, on: bool) -> None:
+def power(launcher, on: bool, hv_volts: float | None = 200) -> None:
+    """On: LV on, then (unless hv_volts is None) HV ramped to hv_volts. Off: HV off, LV off."""
     lv, hv = proxy(launcher, LV), proxy(launcher, HV)
     if on:
         lv.current_limit, lv.voltage_setpoint = 1.0, 2.5
         lv.On()
         wait_for(lambda: lv.state() == tango.DevState.ON, what="LV on")
-        hv.ramp_rate, hv.voltage_setpoint = 50, 200
+        hv.ramp_rate = 50
+        if hv_volts is None:
+            return
+        hv.voltage_setpoint = hv_volts
         hv.On()
         wait_for(lambda: hv.state() == tango.DevState.ON, timeout_s=15, what="HV at bias")
     else:
@@ -155,6 +160,76 @@ def _reset(safety) -> bool:
     try:
         safety.Acknowledge("coldbox-dew-point")
         safety.Reset("coldbox-dew-point")
+        return True
+    except tango.DevFailed:
+        return False
+
+
+IV = "demo/daq/iv-module1"
+
+
+def iv_scan(launcher, request: str, timeout_s: float = 60.0) -> tuple[int, str]:
+    scanner = proxy(launcher, IV)
+    number = scanner.Start(request)
+    wait_for(lambda: scanner.run_status != "running", timeout_s=timeout_s, what="the IV scan to end")
+    return number, scanner.run_status
+
+
+def test_iv_scan_steps_to_the_end_ramps_down_and_writes_the_central_db_csv(launcher, tmp_path):
+    power(launcher, True)
+    try:
+        request = json.dumps({"v_stop": 100, "v_step": 20, "settle_s": 0.2, "samples": 2, "comment": "ci"})
+        number, status = iv_scan(launcher, request)
+        assert status == "completed: reached 100 V"
+        hv = proxy(launcher, HV)
+        wait_for(lambda: hv.state() == tango.DevState.OFF, timeout_s=15, what="HV off after the scan")
+        data = json.loads(runs(launcher, "iv", str(number), "--json"))
+        points = data["iv_scan"]["points"]
+        assert [round(v) for v in points["V"]] == [0, 20, 40, 60, 80, 100]
+        assert all(a < b for a, b in zip(points["I"][1:], points["I"][2:], strict=False))  # leakage grows with V
+        assert all(t == pytest.approx(21, abs=3) for t in points["T"])
+        csv_text = Path(data["iv_scan"]["csv"]).read_text()
+        assert csv_text.startswith("#NameLabel,demo-module\n#Date,")
+        assert "#RunType,IV_TEST" in csv_text and "VOLTS,CURRNT_NAMP,TEMP_DEGC,RH_PRCNT,TIME" in csv_text
+        assert data["run"]["run_type"] == "iv" and data["run"]["status"] == "completed"
+        plot = tmp_path / "iv.png"
+        runs(launcher, "iv", str(number), "--plot", str(plot))
+        assert plot.stat().st_size > 5000
+    finally:
+        power(launcher, False)
+
+
+def test_iv_scan_stops_at_breakdown_and_at_compliance_and_refuses_bad_requests(launcher):
+    power(launcher, True, hv_volts=None)  # LV on (the HV permit), HV off: each scan starts it at 0 V
+    smu = emulator_control(launcher.station, "hv-k2410")
+    try:
+        scanner = proxy(launcher, IV)
+        with pytest.raises(tango.DevFailed, match="v_stop 900 V is above the limit max_voltage = 600 V"):
+            scanner.Start(json.dumps({"v_stop": 900}))
+        with pytest.raises(tango.DevFailed, match="unknown IV scan preset 'sideways'"):
+            scanner.Start("sideways")
+        smu.send("set breakdown 70")
+        _, status = iv_scan(launcher, json.dumps({"v_stop": 200, "v_step": 20, "settle_s": 0.2, "samples": 1,
+                                                   "compliance_a": 1e-4}))
+        assert status.startswith("breakdown at 80.0 V: the current rose from"), status
+        smu.send("set breakdown 0")
+        _, status = iv_scan(launcher, json.dumps({"v_stop": 200, "v_step": 20, "settle_s": 0.2, "samples": 1,
+                                                   "compliance_a": 6e-7}))
+        assert status.startswith("compliance: "), status
+        hv = proxy(launcher, HV)
+        wait_for(lambda: not hv.output, timeout_s=15, what="HV ramped down and off")
+        assert hv.state() == tango.DevState.ALARM  # the trip is latched until Reset
+        wait_for(lambda: _reset_channel(hv), timeout_s=15, what="the HV trip reset")
+    finally:
+        smu.send("set breakdown 0")
+        power(launcher, False)
+
+
+def _reset_channel(hv) -> bool:
+    if hv.state() != tango.DevState.ALARM:
+        return True
+    try:
+        hv.Reset()
         return True
     except tango.DevFailed:
         return False

@@ -28,3 +28,21 @@ def plot_conditions(series: dict[str, list[dict]], title: str, path: str) -> Non
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_iv(curves: list[tuple[str, list[float], list[float]]], title: str, path: str) -> None:
+    """IV curves overlaid: |I| in nA against |V|."""
+    if not any(v for _, v, _ in curves):
+        raise ValueError("no IV points")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, volts, amps in curves:
+        ax.plot([abs(v) for v in volts], [abs(i) * 1e9 for i in amps], marker="o", markersize=3, label=label)
+    ax.set_xlabel("|bias| (V)")
+    ax.set_ylabel("|leakage current| (nA)")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -199,3 +199,46 @@ def runs_conditions(number: int, file: str, device: str | None, plot: str | None
         click.echo(f"  {j['phase']:<5} {j['attribute']:<40} snapshot {j['snapshot']!s:>10}  archived {j['archived']!s:>10}")
     for name, error in found["errors"].items():
         click.echo(f"  {name}: {error}", err=True)
+
+
+@runs.command("iv")
+@click.argument("number", type=int)
+@STATION
+@click.option("--device", help="the IvScanner (when run numbers repeat across devices)")
+@click.option("--plot", type=click.Path(dir_okay=False), help="save a PNG of the IV curve")
+@AS_JSON
+def runs_iv(number: int, file: str, device: str | None, plot: str | None, as_json: bool) -> None:
+    """An IV scan: its points, how it ended and its central-database CSV."""
+    from trackerdcs.cli import _load
+
+    store = open_store(_load(file))
+    run = _run(store, number, device) if device else _iv_run(store, number)
+    scan = store.iv_scan(run["_id"])
+    if scan is None:
+        _fail(f"run {number} on {run['device']} is a {run.get('run_type')} run, not an IV scan")
+    if plot:
+        from trackerdcs.run_plots import plot_iv
+
+        try:
+            plot_iv([(f"run {number} {scan['module']}", scan["points"]["V"], scan["points"]["I"])],
+                    f"IV scan run {number}: {scan['result']['status']}", plot)
+        except (OSError, ValueError) as exc:
+            _fail(f"--plot {plot}: {exc}")
+        click.echo(f"IV curve of run {number} plotted to {plot}", err=True)
+    if as_json:
+        click.echo(_dump({"run": run, "iv_scan": scan}))
+        return
+    click.echo(f"IV scan run {number} of {scan['module']} on {scan['hv_device']}: {scan['result']['status']} "
+               f"({scan['result']['reason']}), CSV {scan['csv']}")
+    for v, i, t in zip(scan["points"]["V"], scan["points"]["I"], scan["points"]["T"], strict=True):
+        click.echo(f"  {v:9.2f} V  {i * 1e9:10.2f} nA  " + ("" if t is None else f"{t:6.2f} C"))
+
+
+def _iv_run(store, number: int) -> dict:
+    runs_found = [r for r in store.db.runs.find({"run_number": number, "run_type": "iv"})]
+    if not runs_found:
+        _fail(f"no IV scan run {number} in the run store")
+    if len(runs_found) > 1:
+        _fail(f"IV run {number} exists on several devices ({', '.join(r['device'] for r in runs_found)}); "
+              "name one with --device")
+    return runs_found[0]

@@ -406,6 +406,8 @@ class LoadedStation:
         if device.class_ == "Ph2AcfRunner":
             properties.pop("timeout", None)
             properties.update(self._runner_properties(device))
+        elif device.class_ == "IvScanner":
+            properties.update(self._run_store_properties(), csv_dir=str(self.data_dir / "iv"), location=self.station.name)
         properties.update(device.properties)
         return properties
 
@@ -419,17 +421,22 @@ class LoadedStation:
         found += [f"{d.name}/{a}" for d in station.external_devices for a, c in d.attributes.items() if c.archive]
         return found
 
-    def _runner_properties(self, device: DeviceConfig) -> dict[str, PropertyValue]:
-        runs = self.station.runs
+    def _run_store_properties(self) -> dict[str, PropertyValue]:
+        """What every run device (Ph2AcfRunner, IvScanner) needs: the store, the snapshot, the interlock."""
+        store = self.station.runs.store
         properties: dict[str, PropertyValue] = {
-            "run_store": runs.store.client_uri, "run_store_database": runs.store.database,
-            "run_store_password_file": str(self.resolve(runs.store.password_file) or ""),
+            "run_store": store.client_uri, "run_store_database": store.database,
+            "run_store_password_file": str(self.resolve(store.password_file) or ""),
             "snapshot_attributes": self.archived_attributes(),
-            "noise_min": runs.grading.noise_min, "noise_max": runs.grading.noise_max,
-            "max_dead": runs.grading.max_dead,
         }
         if self.station.safety is not None:
             properties["interlock"] = self.station.safety.device
+        return properties
+
+    def _runner_properties(self, device: DeviceConfig) -> dict[str, PropertyValue]:
+        grading = self.station.runs.grading
+        properties = {**self._run_store_properties(), "noise_min": grading.noise_min,
+                      "noise_max": grading.noise_max, "max_dead": grading.max_dead}
         instrument = self.station.instruments.get(device.instrument or "")
         if instrument is not None and instrument.emulated:
             base = self.ph2acf_dir(device.instrument)

@@ -8,7 +8,6 @@ DISABLE names why the interlock says no; FAULT names what is missing.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from tango import DevState
 from tango.server import Device, attribute, command, device_property
 
 from devices.daq.ingest import Grading
-from devices.daq.manager import RunManager, RunnerConfig, RunRefused, Snapshot
+from devices.daq.manager import RunManager, RunnerConfig, RunRefused
 from devices.daq.run_store import RunStore, RunStoreError
+from devices.daq.station_view import StationView
 from devices.tango_events import events
 
 _STATES = {"STANDBY": DevState.STANDBY, "RUNNING": DevState.RUNNING, "ALARM": DevState.ALARM,
@@ -38,11 +38,6 @@ PUSHED = {
     "result_path": lambda m: m.progress.result_path,
     "run_status": lambda m: "running" if m.running else _outcome(m.last_outcome),
 }
-
-def _latched(rule_states) -> list[str]:
-    """Names of the latched rules in the interlock's rule_states ('name: TRIPPED ...')."""
-    return [entry.split(": ", 1)[0] for entry in rule_states or () if ": TRIPPED" in entry]
-
 
 def _outcome(outcome) -> str:
     if outcome is None:
@@ -81,7 +76,6 @@ class Ph2AcfRunner(Device):
         super().init_device()
         self.manager = None
         self._pushed: dict[str, object] = {}
-        self._latched_before: set[str] = set()  # rules latched when the run began
         self.set_state(DevState.INIT)
         base = Path(self.base_dir or ".")
         config = RunnerConfig(
@@ -100,7 +94,10 @@ class Ph2AcfRunner(Device):
             self.set_change_event(name, True, False)
             if name in PUSHED:
                 self.set_archive_event(name, True, False)
-        self.manager = RunManager(config, store, self._permit, self._snapshot, self._on_update, self._tripped_since)
+        self.view = StationView(self.get_name(), self.interlock, list(self.snapshot_attributes))
+        self.manager = RunManager(config, store, self.view.permit,
+                                  lambda: self.view.snapshot(before_run=self.manager is None or not self.manager.running),
+                                  self._on_update, self.view.tripped_since)
         self.manager.start()
         self._on_update()
 
@@ -109,72 +106,6 @@ class Ph2AcfRunner(Device):
             self.manager.stop()
             self.manager.store.close()
             self.manager = None
-
-    # ------------------------------------------------------------ the world
-    def _interlock(self) -> tango.DeviceProxy:
-        proxy = tango.DeviceProxy(self.interlock)
-        proxy.set_timeout_millis(2000)
-        return proxy
-
-    def _permit(self) -> str:
-        if not self.interlock:
-            return ""
-        try:
-            return self._interlock().command_inout("CheckPermit", [self.get_name(), "Start"])
-        except tango.DevFailed as exc:
-            return f"Start refused: the interlock {self.interlock} cannot be asked ({exc.args[0].desc.strip()})"
-
-    def _tripped_since(self, since: float) -> str | None:
-        if not self.interlock:
-            return None
-        try:
-            proxy = self._interlock()
-            trip = json.loads(proxy.read_attribute("last_trip").value or "{}")
-            latched = _latched(proxy.read_attribute("rule_states").value)
-        except (tango.DevFailed, ValueError):
-            return None
-        if float(trip.get("time") or 0) >= since:
-            return trip.get("rule")
-        # an Abort action runs before the interlock records the trip: a rule latched since the run began
-        new = [rule for rule in latched if rule not in self._latched_before]
-        return new[0] if new else None
-
-    def _snapshot(self) -> Snapshot:
-        """Every archived attribute's value, quality and time, and the interlock's rules."""
-        taken = time.time()
-        by_device: dict[str, list[str]] = {}
-        for full in self.snapshot_attributes:
-            device, _, name = full.rpartition("/")
-            by_device.setdefault(device, []).append(name)
-        values = {}
-        for device, names in by_device.items():
-            try:
-                proxy = tango.DeviceProxy(device)
-                proxy.set_timeout_millis(2000)
-                replies = proxy.read_attributes(names)
-            except tango.DevFailed as exc:
-                for name in names:
-                    values[f"{device}/{name}"] = {"v": None, "q": "UNREACHABLE", "t": None,
-                                                  "error": exc.args[0].desc.strip()[:200]}
-                continue
-            for name, reply in zip(names, replies, strict=True):
-                value = reply.value
-                if hasattr(value, "tolist"):
-                    value = value.tolist()
-                values[f"{device}/{name}"] = {"v": value if not reply.has_failed else None, "q": str(reply.quality),
-                                              "t": reply.time.totime() if reply.time else None}
-        interlock = {}
-        if self.interlock:
-            try:
-                proxy = self._interlock()
-                rules = list(proxy.read_attribute("rule_states").value or ())
-                interlock = {"device": self.interlock, "state": str(proxy.state()), "rules": rules,
-                             "tripped": bool(proxy.read_attribute("tripped").value)}
-                if self.manager is None or not self.manager.running:  # the snapshot before a run
-                    self._latched_before = set(_latched(rules))
-            except tango.DevFailed as exc:
-                interlock = {"device": self.interlock, "state": "UNREACHABLE", "error": exc.args[0].desc.strip()[:200]}
-        return Snapshot(taken, values, interlock)
 
     # ---------------------------------------------------------------- events
     def _on_update(self) -> None:
@@ -273,14 +204,11 @@ class Ph2AcfRunner(Device):
         except RunRefused as exc:
             tango.Except.throw_exception("Ph2Acf_StartRefused", str(exc), "Start")
 
-    @command(doc_in="abort the run: SIGINT, then SIGTERM, then SIGKILL")
+    @command(doc_in="abort the run (SIGINT, then SIGTERM, then SIGKILL); nothing when none is going")
     def Abort(self) -> None:
         if self.manager is None:
             tango.Except.throw_exception("Ph2Acf_NotConfigured", self.get_status(), "Abort")
-        try:
-            self.manager.abort()
-        except RunRefused as exc:
-            tango.Except.throw_exception("Ph2Acf_NothingToAbort", str(exc), "Abort")
+        self.manager.abort()
 
     @command(doc_in="clear ALARM after a failed run")
     def Reset(self) -> None:

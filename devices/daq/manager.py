@@ -201,8 +201,8 @@ class RunManager:
     def abort(self, by: str = "the operator") -> None:
         """Abort the run; a run aborted after an interlock trip is marked ``aborted: <rule>``."""
         process = self.process
-        if process is None:
-            raise RunRefused("Abort: no run is going")
+        if process is None:  # nothing to stop: an interlock action on an idle board is not an error
+            return
         rule = self.tripped_since(process.started)
         process.abort(f"aborted: {rule}" if rule else f"aborted by {by}")
 

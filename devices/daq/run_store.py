@@ -105,6 +105,10 @@ class RunStore:
         return self.db.iv_scans.insert_one({"schema_version": SCHEMA_VERSION, "run_id": run_id,
                                             **document}).inserted_id
 
+    def next_run_number(self, device: str) -> int:
+        last = self.db.runs.find_one({"device": device}, sort=[("run_number", -1)])
+        return (last["run_number"] if last else 0) + 1
+
     # ------------------------------------------------------------------- reads
     def runs(self, limit: int = 50, module: str | None = None) -> list[dict]:
         self.check()

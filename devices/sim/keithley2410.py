@@ -127,8 +127,11 @@ class Keithley2410Model(ScpiModel):
             self._tick()
             if name == "temperature" and len(values) == 1:
                 self.temperature_c = float(values[0])
+            elif name == "breakdown" and len(values) == 1:
+                volts = abs(float(values[0]))
+                self.sensor.breakdown_v = volts or None  # 0: no breakdown
             else:
-                raise ValueError(f"unknown Keithley 2410 parameter {name!r}; use: temperature CELSIUS")
+                raise ValueError(f"unknown Keithley 2410 parameter {name!r}; use: temperature CELSIUS, breakdown VOLTS")
 
     def snapshot(self) -> dict:
         with self.lock:
