@@ -151,6 +151,7 @@ class IvScan:
             self.channel.prepare(s.compliance_a)
             self.channel.set_voltage(self.polarity * s.v_start)
             self.channel.on()
+            self._switched_on()
             for target in s.voltages():
                 if self._stopped():
                     break
@@ -176,6 +177,17 @@ class IvScan:
             self.result.status = "aborted"
         self.on_point(self.result)
         return self.result
+
+    def _switched_on(self) -> None:
+        """On is asynchronous (the channel reports it at its next poll): wait until it does."""
+        deadline = time.monotonic() + self.step_timeout_s
+        while True:
+            _, _, state, tripped = self.channel.read()
+            if state in ("ON", "MOVING") and not tripped:
+                return
+            if tripped or state in ("ALARM", "FAULT") or time.monotonic() > deadline:
+                raise RuntimeError(f"the bias channel did not switch on (it is {state})")
+            self._abort.wait(self.poll_s)
 
     def _stopped(self) -> bool:
         if self._abort.is_set():
