@@ -233,3 +233,20 @@ def _reset_channel(hv) -> bool:
         return True
     except tango.DevFailed:
         return False
+
+
+def test_module_report_shows_the_whole_history(launcher, tmp_path):
+    """After the runs above: a quick test that passed, an aborted one, three IV scans (one broke down)."""
+    result = CliRunner().invoke(cli, ["report", "demo-module", "-s", str(launcher.station.path), "-o",
+                                      str(tmp_path / "report")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "<h1>Module demo-module</h1>" in page
+    assert "Summary: FAIL" in page  # the breakdown fails the module
+    assert page.count("<tr><td>") == 5
+    assert ">pass</td>" in page and "breakdown (breakdown 80 V)" in page
+    for png in ("iv.png", "noise_chips.png", "noise_channels_run1.png"):
+        assert (tmp_path / "report" / png).stat().st_size > 5000, png
+    assert "conditions at start: " in page and "dead channels: " in page
+    unknown = CliRunner().invoke(cli, ["report", "nobody", "-s", str(launcher.station.path), "-o", str(tmp_path / "x")])
+    assert unknown.exit_code == 1 and "no run of module 'nobody' in the run store" in unknown.output

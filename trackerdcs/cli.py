@@ -346,9 +346,10 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
         click.echo(f"{len(points)} point(s)", err=True)
 
 
-from trackerdcs.runs_cli import runs  # noqa: E402
+from trackerdcs.runs_cli import report, runs  # noqa: E402
 
 cli.add_command(runs)
+cli.add_command(report)
 
 
 # ------------------------------------------------------------------- GUI

@@ -242,3 +242,25 @@ def _iv_run(store, number: int) -> dict:
         _fail(f"IV run {number} exists on several devices ({', '.join(r['device'] for r in runs_found)}); "
               "name one with --device")
     return runs_found[0]
+
+
+@click.command("report")
+@click.argument("module")
+@STATION
+@click.option("-o", "--out", "out_dir", required=True, type=click.Path(file_okay=False), help="folder for the page")
+def report(module: str, file: str, out_dir: str) -> None:
+    """An HTML page (with PNG plots) of MODULE's whole test history: every run, IV curves, noise per chip
+    and channel, dead channels, the conditions of each run and a pass/fail summary."""
+    from pathlib import Path
+
+    from devices.daq.run_store import RunStoreError
+    from trackerdcs.cli import _load
+    from trackerdcs.report import build_report
+
+    station = _load(file)
+    store = open_store(station)
+    try:
+        page = build_report(station, store, module, Path(out_dir))
+    except (ValueError, OSError, RunStoreError) as exc:
+        _fail(str(exc))
+    click.echo(f"report of {module}: {page}")
