@@ -26,6 +26,7 @@ from db.config.classes import known_classes
 from db.config.station import LoadedStation
 from db.runtime.tango_database import answering
 from gui.alarm_feed import AlarmFeed
+from gui.runs_view import RUN_CLASSES, RunsView
 
 REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget
 TREND_HOURS = 2.0
@@ -69,6 +70,10 @@ class StationPanel(Qt.QMainWindow):
         self.tabs.addTab(self._trends(), "Trends")
         self.alarm_feed = AlarmFeed(station) if station.station.bridge.enabled else None
         self.tabs.addTab(self._safety(), "Interlock && alarms")
+        self.runs_view = None
+        if any(cls in RUN_CLASSES for _, cls in self.devices):
+            self.runs_view = RunsView(self, self.devices)
+            self.tabs.addTab(self.runs_view, "Runs")
         self._timer = Qt.QTimer(self)
         self._timer.timeout.connect(self.refresh_safety)
         self._timer.start(1000)

@@ -37,7 +37,7 @@ def launcher(tmp_path_factory):
         raw.setdefault("external_devices", []).append({"name": ADMIN})
         raw["safety"]["grace_period"] = 1.0
 
-    launcher = start_station(write_station(tmp_path_factory.mktemp("gui"), extra, safety=True))
+    launcher = start_station(write_station(tmp_path_factory.mktemp("gui"), extra, safety=True, daq=True))
     yield launcher
     launcher.stop()
 
@@ -198,3 +198,20 @@ def test_alarm_table_is_fed_over_mqtt_not_from_the_stations_disk(panel, launcher
         spin_until(shown, timeout_s=20, what="the humidity alarm in the panel's alarm table")
     finally:
         sensor.send("set humidity 3")
+
+
+def test_run_view_lists_the_tags_starts_with_one_and_shows_the_refusal(panel, launcher):
+    fc7 = "demo/daq/fc7"
+    panel.tabs.setCurrentWidget(panel.runs_view)
+    tags = panel.findChild(Qt.QComboBox, f"{fc7}/tag")
+    spin_until(lambda: tags.count() > 0, what="the board's allowed calibrations")
+    assert [tags.itemText(i) for i in range(tags.count())] == list(proxy(launcher, fc7).allowed_calibrations)
+    assert proxy(launcher, LV).state() == tango.DevState.OFF
+    panel.findChild(Qt.QPushButton, f"{fc7}/Start").click()
+    assert panel.message.text() == f"{fc7} Start refused: Start refused: {LV} is OFF, needs ON"
+    presets = panel.findChild(Qt.QComboBox, "demo/daq/iv-module1/tag")
+    assert presets.itemText(0) == "quick_test"
+    assert panel.findChild(Qt.QProgressBar, f"{fc7}/progress") is not None
+    panel.findChild(Qt.QPushButton, f"{fc7}/Abort").click()  # nothing runs: nothing to do, no error
+    assert panel.message.text() == f"{fc7} Abort: done"
+    spin_until(lambda: text(panel, fc7, "State") == "DISABLE", what="the board's DISABLE state shown")

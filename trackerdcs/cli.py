@@ -357,8 +357,8 @@ cli.add_command(report)
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--screenshot", type=click.Path(dir_okay=False), help="render offscreen and save a PNG, then exit")
 @click.option("--settle", default=3.0, show_default=True, help="seconds of live updates before the screenshot")
-@click.option("--tab", type=click.IntRange(0, 3), default=0, show_default=True,
-              help="tab shown: 0 overview, 1 devices, 2 trends, 3 interlock & alarms")
+@click.option("--tab", type=click.IntRange(0, 4), default=0, show_default=True,
+              help="tab shown: 0 overview, 1 devices, 2 trends, 3 interlock & alarms, 4 runs (with run devices)")
 def gui(file: str, screenshot: str | None, settle: float, tab: int) -> None:
     """The operator panel (Taurus), generated from FILE."""
     try:
