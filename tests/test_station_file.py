@@ -158,3 +158,21 @@ def test_bad_rules_are_refused_at_config_check(tmp_path, edit, expected):
         load_station(path)
     lines = [p.format("rules.yaml") for p in info.value.problems]
     assert any(expected in line and line.startswith("rules.yaml:") and " safety." in line for line in lines), lines
+
+
+def test_run_devices_name_the_station_modules_and_hv_channels():
+    import yaml
+
+    raw = yaml.safe_load(DEMO.read_text())
+    for server in raw["servers"]:
+        for device in server["devices"]:
+            if device["class"] == "Ph2AcfRunner":
+                device["properties"]["modules"] = ["nomodule"]
+            if device["class"] == "IvScanner":
+                device["properties"]["hv_device"] = "demo/env/coldbox"
+    raw["instruments"]["fc7-daq"]["resource"] = "TCPIP::127.0.0.1::9::SOCKET"
+    _, problems = check_text(yaml.safe_dump(raw, sort_keys=False))
+    found = [p.message for p in problems]
+    assert "unknown module 'nomodule' (modules: demo-module)" in found
+    assert "'demo/env/coldbox' is not a PowerSupplyChannel of this station" in found
+    assert any(m.startswith("an fc7 is reached by an IPbus URI such as chtcp-2.0://") for m in found)

@@ -140,7 +140,33 @@ class _Checker:
         self._ports(data, instruments, servers)
         self._safety(data, servers, externals)
         self._modules(data, servers)
+        self._run_devices(data, servers)
         return self.problems
+
+    def _run_devices(self, data, servers) -> None:
+        """A board's modules and a scanner's module and HV channel must be the station's own."""
+        modules = {m.get("name") for m in data.get("modules") or [] if isinstance(m, dict)}
+        classes = {d.get("name"): d.get("class") for s in servers if isinstance(s, dict)
+                   for d in (s.get("devices") if isinstance(s.get("devices"), list) else []) if isinstance(d, dict)}
+        for i, server in enumerate(servers):
+            if not isinstance(server, dict) or not isinstance(server.get("devices"), list):
+                continue
+            for j, device in enumerate(server["devices"]):
+                if not isinstance(device, dict) or not isinstance(device.get("properties"), dict):
+                    continue
+                path = ("servers", i, "devices", j, "properties")
+                props = device["properties"]
+                named = props.get("modules") if device.get("class") == "Ph2AcfRunner" else \
+                    [props["module"]] if device.get("class") == "IvScanner" and props.get("module") else []
+                for name in named if isinstance(named, list) else []:
+                    if name not in modules:
+                        known = ", ".join(sorted(str(m) for m in modules)) or "none defined"
+                        self.add(path + ("modules" if device.get("class") == "Ph2AcfRunner" else "module",),
+                                 f"unknown module {name!r} (modules: {known})")
+                hv = props.get("hv_device")
+                if device.get("class") == "IvScanner" and isinstance(hv, str) and classes.get(hv.lower()) != \
+                        "PowerSupplyChannel":
+                    self.add(path + ("hv_device",), f"{hv!r} is not a PowerSupplyChannel of this station")
 
     def _finite(self, value, path: tuple) -> None:
         """Infinity and NaN mean nothing anywhere in a station file (a NaN limit or threshold compares false)."""
