@@ -8,6 +8,7 @@ devices/models.py.
 from __future__ import annotations
 
 from devices.chiller.device import Chiller
+from devices.daq.burnin_device import BurnInSequencer
 from devices.daq.device import Ph2AcfRunner
 from devices.daq.iv_device import IvScanner
 from devices.environment.device import EnvironmentSensor
@@ -16,7 +17,7 @@ from devices.power_supply.device import PowerSupplyChannel
 from devices.safety.device import SafetyInterlock
 
 DEVICE_CLASSES = {cls.__name__: cls for cls in (PowerSupplyChannel, EnvironmentSensor, Chiller, SafetyInterlock,
-                                                     Ph2AcfRunner, IvScanner)}
+                                                     Ph2AcfRunner, IvScanner, BurnInSequencer)}
 
 INSTRUMENT_MODELS: dict[str, tuple[str, ...]] = {
     name: models_of(name) for name in DEVICE_CLASSES if models_of(name)
@@ -32,4 +33,5 @@ KEY_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "Chiller": ("setpoint", "bath_temperature", "running"),
     "Ph2AcfRunner": ("run_number", "calibration", "step", "progress"),
     "IvScanner": ("run_number", "run_status", "voltage", "current"),
+    "BurnInSequencer": ("session_status", "current_step"),
 }

@@ -48,5 +48,9 @@ def ph2acf() -> None:
     _serve_as("Ph2Acf")
 
 
+def burnin() -> None:
+    _serve_as("BurnIn")
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -250,3 +250,62 @@ def test_module_report_shows_the_whole_history(launcher, tmp_path):
     assert "conditions at start: " in page and "dead channels: " in page
     unknown = CliRunner().invoke(cli, ["report", "nobody", "-s", str(launcher.station.path), "-o", str(tmp_path / "x")])
     assert unknown.exit_code == 1 and "no run of module 'nobody' in the run store" in unknown.output
+
+
+BURNIN = "demo/daq/burnin-module1"
+
+
+def session_done(burnin) -> bool:
+    return burnin.session_status in ("done", "failed", "aborted")
+
+
+def test_burn_in_runs_every_step_and_resumes_after_its_server_is_killed(launcher):
+    import os
+    import signal
+
+    proxy(launcher, HV).ramp_rate = 50  # the power step ramps at the channel's rate
+    burnin = proxy(launcher, BURNIN)
+    burnin.Start("ci-session")
+    wait_for(lambda: session_done(burnin), timeout_s=120, what="the burn-in session to end")
+    steps = list(burnin.session_steps)
+    assert burnin.session_status == "done", steps
+    assert [s.split(":")[0] for s in steps] == ["0 power_on hv_volts=200.0", "1 wait attribute=demo/env/coldbox/"
+                                                "temperature below=30.0 stable_s=2.0 timeout_s=600.0",
+                                                "2 calibration tag=2SquickTest", "3 iv request=quick_test",
+                                                "4 power_off"]
+    assert "(run " in steps[2] and "(run " in steps[3]
+    assert proxy(launcher, HV).state() == tango.DevState.OFF
+    listed = json.loads(runs(launcher, "list", "--json", "--limit", "100"))
+    recorded = [r for r in listed if r["run_type"] == "burnin_step" and r["session"] == "ci-session"]
+    assert sorted(r["step_index"] for r in recorded) == [0, 1, 2, 3, 4]
+    assert all(r["status"] == "done" for r in recorded)
+
+    # a second session; its server is killed while the calibration runs, the launcher restarts it
+    fc7 = proxy(launcher, FC7)
+    emulator_json = launcher.station.ph2acf_dir("fc7-daq") / "emulator.json"
+    settings = json.loads(emulator_json.read_text())
+    emulator_json.write_text(json.dumps({**settings, "speed": 0.1}))
+    try:
+        burnin.Start("ci-crash")
+        wait_for(lambda: fc7.run_status == "running", timeout_s=60, what="the calibration step running")
+        number = fc7.run_number
+        server = next(c for c in launcher.children if c.name == "server BurnIn/demo")
+        os.kill(server.pid, signal.SIGKILL)
+        wait_for(lambda: _answers(launcher) and proxy(launcher, BURNIN).session_status in ("running", "done"),
+                 timeout_s=60, what="the burn-in server back")
+        burnin = proxy(launcher, BURNIN)
+        wait_for(lambda: session_done(burnin), timeout_s=120, what="the resumed session to end")
+        steps = list(burnin.session_steps)
+        assert burnin.session_status == "done", steps
+        assert f"(run {number})" in steps[2]  # the run that was going, waited for, not started again
+    finally:
+        emulator_json.write_text(json.dumps(settings))
+        power(launcher, False)
+
+
+def _answers(launcher) -> bool:
+    try:
+        proxy(launcher, BURNIN).ping()
+        return True
+    except tango.DevFailed:
+        return False

@@ -108,6 +108,11 @@ class ManagerChannel:
         self.manager = manager
 
     def prepare(self, compliance_a):
+        previous = self.manager.status.current_limit
+        self.manager.set_current_limit(compliance_a)
+        return previous
+
+    def restore(self, compliance_a):
         self.manager.set_current_limit(compliance_a)
 
     def set_voltage(self, volts):
@@ -144,12 +149,16 @@ def scan(manager, **settings):
 
 def test_iv_scan_runs_ramps_down_and_writes_csv(hv):
     manager, _ = hv
+    manager.set_current_limit(5e-5)
+    wait_for(lambda: manager.status.current_limit == pytest.approx(5e-5), what="the compliance set")
+    limit_before = manager.status.current_limit
     iv, settings = scan(manager, v_stop=100, module="M1")
     result = iv.run()
     assert result.status == "completed"
     assert [round(p.voltage) for p in result.points] == [0, 20, 40, 60, 80, 100]
     assert all(a.current < b.current for a, b in zip(result.points[1:], result.points[2:], strict=False))
     wait_for(lambda: manager.status.state == ChannelState.OFF and abs(manager.status.voltage) < 1, what="off at 0 V")
+    wait_for(lambda: manager.status.current_limit == pytest.approx(limit_before), what="the compliance put back")
     text = central_db_csv(result, settings, "lyon", "op", 0.0)
     assert text.splitlines()[:2] == ["#NameLabel,M1", "#Date,1970-01-01 00:00:00"]
     assert text.splitlines()[7:9] == ["STATION,AV_TEMP_DEGC,AV_RH_PRCNT", "lyon,21.00,3.000"]

@@ -44,7 +44,7 @@ def messages(text: str) -> list[str]:
 def test_demo_station_is_valid():
     station = load_station(DEMO)
     assert station.name == "demo"
-    assert len(station.station.devices()) == 8
+    assert len(station.station.devices()) == 9
 
 
 def test_three_errors_three_messages_with_lines():
@@ -52,7 +52,7 @@ def test_three_errors_three_messages_with_lines():
         "s.yaml:13 servers[0].devices[0].properties.channel: expected an integer, got 'one'",
         "s.yaml:14 servers[0].devices[1].name: duplicate device name 'lab/lv/ch1' (also at servers[0].devices[0].name)",
         "s.yaml:19 servers[0].devices[2].class: unknown device class 'PowerSuply' "
-        "(known: Chiller, EnvironmentSensor, IvScanner, Ph2AcfRunner, PowerSupplyChannel, SafetyInterlock)",
+        "(known: BurnInSequencer, Chiller, EnvironmentSensor, IvScanner, Ph2AcfRunner, PowerSupplyChannel, SafetyInterlock)",
     ]
 
 

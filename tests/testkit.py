@@ -56,7 +56,9 @@ def write_station(tmp_path: Path, mutate=None, name: str = "station.yaml", safet
         raw.pop("safety", None)
         raw["servers"] = [s for s in raw["servers"] if not any(d["class"] == "SafetyInterlock" for d in s["devices"])]
     if not daq:
-        raw["servers"] = [s for s in raw["servers"] if not any(d["class"] == "Ph2AcfRunner" for d in s["devices"])]
+        raw["servers"] = [s for s in raw["servers"]
+                          if not any(d["class"] in ("Ph2AcfRunner", "BurnInSequencer") for d in s["devices"])]
+        raw.pop("sequences", None)
         raw["instruments"] = {k: v for k, v in raw["instruments"].items() if v["model"] != "fc7"}
         for rule in (raw.get("safety") or {}).get("rules", []):
             rule["actions"] = [a for a in rule["actions"] if not a["device"].startswith("demo/daq/")]

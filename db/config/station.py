@@ -344,6 +344,7 @@ class Station(Strict):
     safety: SafetyConfig | None = None
     modules: list[Module] = []
     runs: RunsConfig = RunsConfig()
+    sequences: dict[str, list[dict]] = {}  # burn-in step lists (devices/daq/burnin.py), by name
     version: Literal[1] = 1
 
     def devices(self) -> list[tuple[ServerConfig, DeviceConfig]]:
@@ -406,9 +407,20 @@ class LoadedStation:
         if device.class_ == "Ph2AcfRunner":
             properties.pop("timeout", None)
             properties.update(self._runner_properties(device))
+        elif device.class_ == "BurnInSequencer":
+            store = self._run_store_properties()
+            properties.update({k: store[k] for k in ("run_store", "run_store_database", "run_store_password_file")},
+                              state_file=str(self.data_dir / "burnin" / f"{device.name.replace('/', '_')}.json"))
         elif device.class_ == "IvScanner":
             properties.update(self._run_store_properties(), csv_dir=str(self.data_dir / "iv"), location=self.station.name)
         properties.update(device.properties)
+        if device.class_ == "BurnInSequencer":  # the names in the station file become whole definitions
+            module = next((m for m in self.station.modules if m.name == properties.get("module")), None)
+            if module is not None:
+                properties["module"] = module.model_dump_json()
+            steps = self.station.sequences.get(str(properties.pop("sequence", "")))
+            if steps is not None:
+                properties["steps"] = json.dumps(steps)
         return properties
 
     def ph2acf_dir(self, instrument_name: str) -> Path:

@@ -7,6 +7,7 @@ so one pass reports everything that is wrong.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,30 @@ class _Checker:
         self._safety(data, servers, externals)
         self._modules(data, servers)
         self._run_devices(data, servers)
+        self._sequences(data, servers)
         return self.problems
+
+    def _sequences(self, data, servers) -> None:
+        from devices.daq.burnin import parse_steps
+
+        sequences = data.get("sequences") if isinstance(data.get("sequences"), dict) else {}
+        for name, steps in sequences.items():
+            try:
+                parse_steps(json.dumps(steps))
+            except (ValueError, TypeError) as exc:
+                self.add(("sequences", name), str(exc))
+        for i, server in enumerate(servers):
+            for j, device in enumerate(server.get("devices") or [] if isinstance(server, dict) else []):
+                if not isinstance(device, dict) or device.get("class") != "BurnInSequencer":
+                    continue
+                props = device.get("properties") if isinstance(device.get("properties"), dict) else {}
+                path = ("servers", i, "devices", j, "properties")
+                if props.get("sequence") not in sequences:
+                    self.add(path + ("sequence",), f"unknown sequence {props.get('sequence')!r} "
+                             f"(sequences: {', '.join(map(str, sequences)) or 'none defined'})")
+                modules = {m.get("name") for m in data.get("modules") or [] if isinstance(m, dict)}
+                if props.get("module") not in modules:
+                    self.add(path + ("module",), f"unknown module {props.get('module')!r}")
 
     def _run_devices(self, data, servers) -> None:
         """A board's modules and a scanner's module and HV channel must be the station's own."""

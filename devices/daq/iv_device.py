@@ -36,7 +36,12 @@ class TangoHvChannel:
         except tango.DevFailed as exc:
             raise RuntimeError(f"{self.name} {what}: {exc.args[0].desc.strip()}") from None
 
-    def prepare(self, compliance_a: float) -> None:
+    def prepare(self, compliance_a: float) -> float | None:
+        previous = self._call("current_limit", lambda: self.proxy.read_attribute("current_limit").value)
+        self._call("current_limit", lambda: self.proxy.write_attribute("current_limit", compliance_a))
+        return float(previous)
+
+    def restore(self, compliance_a: float) -> None:
         self._call("current_limit", lambda: self.proxy.write_attribute("current_limit", compliance_a))
 
     def set_voltage(self, volts: float) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import statistics
 import threading
 import time
@@ -23,6 +24,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+log = logging.getLogger(__name__)
 
 # Pisa's scan types (research §4.3), 10 V steps; the polarity comes from the device
 PRESETS = {
@@ -100,7 +103,9 @@ def parse_request(text: str, defaults: dict, max_voltage: float) -> IvSettings:
 class HvChannel(Protocol):
     """What the scan needs of a bias channel (the Tango adapter maps it to a PowerSupplyChannel)."""
 
-    def prepare(self, compliance_a: float) -> None: ...
+    def prepare(self, compliance_a: float) -> float | None: ...  # set the compliance; return the one before
+
+    def restore(self, compliance_a: float) -> None: ...  # put the compliance back after the scan
 
     def set_voltage(self, volts: float) -> None: ...
 
@@ -147,8 +152,9 @@ class IvScan:
 
     def run(self) -> IvResult:
         s = self.settings
+        self._previous_limit = None
         try:
-            self.channel.prepare(s.compliance_a)
+            self._previous_limit = self.channel.prepare(s.compliance_a)
             self.channel.set_voltage(self.polarity * s.v_start)
             self.channel.on()
             self._switched_on()
@@ -278,6 +284,12 @@ class IvScan:
                 self.channel.off()  # the channel's own Off ramps down at its ramp rate before it opens
             except Exception as exc:
                 problems.append(str(exc))
+        if self._previous_limit is not None:  # the channel's own compliance again, for whoever biases it next
+            try:
+                self.channel.restore(self._previous_limit)
+            except Exception as exc:  # e.g. an instrument default above the channel's limit: the scan's stays
+                log.warning("IV scan: the compliance before the scan (%g A) was not put back: %s",
+                            self._previous_limit, exc)
         if problems:
             self.result.reason += f"; ramp-down: {'; '.join(problems)}"
 
