@@ -24,6 +24,12 @@ RAMP_TICK_S = 0.1
 SETTLE_MAX_S = 3.0  # after a ramp, MOVING until the readback follows (at most this long)
 
 
+def settled_tolerance(level: float) -> float:
+    """How close the measured voltage must be to the source level for the channel to be ON (at its
+    setpoint) rather than MOVING (settling) after a ramp: 1 %, at least 50 mV."""
+    return max(0.01 * abs(level), 0.05)
+
+
 class PowerSupplyChannelManager(PollingManager):
     def __init__(
         self,
@@ -258,5 +264,4 @@ class PowerSupplyChannelManager(PollingManager):
     def _settling(self, reading: ChannelReadback) -> bool:
         if time.monotonic() > self._settle_until:
             return False
-        tolerance = max(0.01 * abs(self._level), 0.05)
-        return abs(reading.voltage - self._level) > tolerance
+        return abs(reading.voltage - self._level) > settled_tolerance(self._level)
