@@ -17,6 +17,7 @@ from tango import DevState
 from tango.server import Device, attribute, command, device_property
 
 from devices.daq.burnin import BurnIn, parse_steps
+from devices.daq.pushing import ChangePusher
 from devices.daq.run_store import RunStore, RunStoreError, utc
 from devices.safety.module import Module
 from devices.safety.sequence import Sequence, SequenceFailed
@@ -124,8 +125,7 @@ class BurnInSequencer(Device):
             return
         self.store = store
         station = TangoStation(self.get_name(), module, self.runner, self.scanner, store, self._report)
-        for name in ("State", "Status", "step_index", "current_step", "session_status"):
-            self.set_change_event(name, True, False)
+        self.pusher = ChangePusher(self, ("step_index", "current_step", "session_status"))
         self.burnin = BurnIn(steps, station, Path(self.state_file), self._on_update)
         if self.burnin.interrupted:
             self._report(f"resuming session {self.burnin.session['name']!r} at step {self.burnin.session['current']}")
@@ -145,16 +145,10 @@ class BurnInSequencer(Device):
         if b is None:
             return
         status = b.session.get("status", "")
-        state = {"running": DevState.RUNNING, "failed": DevState.ALARM}.get(status, DevState.STANDBY)
-        text = self._status_text()
-        if state != self.get_state():
-            self.set_state(state)
-            self.push_change_event("State", state)
-        if text != self.get_status():
-            self.set_status(text)
-            self.push_change_event("Status", text)
-        for name in ("step_index", "current_step", "session_status"):
-            self.push_change_event(name, getattr(self, f"_{name}")())
+        self.pusher.state({"running": DevState.RUNNING, "failed": DevState.ALARM}.get(status, DevState.STANDBY),
+                          self._status_text())
+        self.pusher.values({"step_index": self._step_index(), "current_step": self._current_step(),
+                            "session_status": self._session_status()})
 
     def _status_text(self) -> str:
         s = self.burnin.session

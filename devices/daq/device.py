@@ -8,7 +8,6 @@ DISABLE names why the interlock says no; FAULT names what is missing.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import tango
@@ -17,6 +16,7 @@ from tango.server import Device, attribute, command, device_property
 
 from devices.daq.ingest import Grading
 from devices.daq.manager import RunManager, RunnerConfig, RunRefused
+from devices.daq.pushing import ChangePusher
 from devices.daq.run_store import RunStore, RunStoreError
 from devices.daq.station_view import StationView
 from devices.tango_events import events
@@ -75,7 +75,6 @@ class Ph2AcfRunner(Device):
     def init_device(self) -> None:
         super().init_device()
         self.manager = None
-        self._pushed: dict[str, object] = {}
         self.set_state(DevState.INIT)
         base = Path(self.base_dir or ".")
         config = RunnerConfig(
@@ -90,10 +89,7 @@ class Ph2AcfRunner(Device):
             self.set_state(DevState.FAULT)
             self.set_status(f"configuration error: run store: {exc}")
             return
-        for name in ("State", "Status", *PUSHED):
-            self.set_change_event(name, True, False)
-            if name in PUSHED:
-                self.set_archive_event(name, True, False)
+        self.pusher = ChangePusher(self, PUSHED, archive=True)
         self.view = StationView(self.get_name(), self.interlock, list(self.snapshot_attributes))
         self.manager = RunManager(config, store, self.view.permit,
                                   lambda: self.view.snapshot(before_run=self.manager is None or not self.manager.running),
@@ -112,21 +108,8 @@ class Ph2AcfRunner(Device):
         manager = self.manager
         if manager is None:
             return
-        state = _STATES[manager.state]
-        if state != self.get_state():
-            self.set_state(state)
-            self.push_change_event("State", state)
-        if manager.status != self.get_status():
-            self.set_status(manager.status)
-            self.push_change_event("Status", manager.status)
-        stamp = time.time()
-        for name, read in PUSHED.items():
-            value = read(manager)
-            if self._pushed.get(name, self) == value:
-                continue
-            self._pushed[name] = value
-            self.push_change_event(name, value, stamp, tango.AttrQuality.ATTR_VALID)
-            self.push_archive_event(name, value, stamp, tango.AttrQuality.ATTR_VALID)
+        self.pusher.state(_STATES[manager.state], manager.status)
+        self.pusher.values({name: read(manager) for name, read in PUSHED.items()})
 
     def _read(self, name: str):
         if self.manager is None:

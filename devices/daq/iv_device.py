@@ -7,7 +7,6 @@ number; Abort stops the scan, which always ramps down.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import tango
@@ -17,6 +16,7 @@ from tango.server import Device, attribute, command, device_property
 from devices.daq.iv_manager import IvConfig, IvManager
 from devices.daq.iv_scan import parse_request
 from devices.daq.manager import RunRefused
+from devices.daq.pushing import ChangePusher
 from devices.daq.run_store import RunStore, RunStoreError
 from devices.daq.station_view import StationView
 from devices.tango_events import events
@@ -98,7 +98,6 @@ class IvScanner(Device):
     def init_device(self) -> None:
         super().init_device()
         self.manager = None
-        self._pushed: dict[str, object] = {}
         if not self.hv_device:
             self.set_state(DevState.FAULT)
             self.set_status("configuration error: the device property 'hv_device' must be set")
@@ -113,8 +112,7 @@ class IvScanner(Device):
         self.view = StationView(self.get_name(), self.interlock, list(self.snapshot_attributes))
         config = IvConfig(self.get_name(), self.hv_device, self.module, self.polarity, Path(self.csv_dir),
                           self.location, tuple(self.snapshot_attributes))
-        for name in ("State", "Status", *PUSHED, "iv_voltages", "iv_currents"):
-            self.set_change_event(name, True, False)
+        self.pusher = ChangePusher(self, (*PUSHED, "iv_voltages", "iv_currents"))
         self.manager = IvManager(config, store, channel, self.view.permit, self.view.snapshot, self._conditions,
                                  self.view.tripped_since, self._on_update)
         self._on_update()
@@ -136,20 +134,10 @@ class IvScanner(Device):
             DevState.ALARM if m.result.status == "failed" else DevState.STANDBY)
         status = f"IV scan run {m.run_number}: {len(m.result.points)} point(s), at " \
                  f"{PUSHED['voltage'](m):.1f} V" if m.running else (PUSHED["run_status"](m) or "ready")
-        if state != self.get_state():
-            self.set_state(state)
-            self.push_change_event("State", state)
-        if status != self.get_status():
-            self.set_status(status)
-            self.push_change_event("Status", status)
-        stamp = time.time()
-        for name, read in PUSHED.items():
-            value = read(m)
-            if self._pushed.get(name, self) != value:
-                self._pushed[name] = value
-                self.push_change_event(name, value, stamp, tango.AttrQuality.ATTR_VALID)
-        self.push_change_event("iv_voltages", [p.voltage for p in m.result.points])
-        self.push_change_event("iv_currents", [p.current for p in m.result.points])
+        self.pusher.state(state, status)
+        self.pusher.values({name: read(m) for name, read in PUSHED.items()})
+        self.pusher.values({"iv_voltages": [p.voltage for p in m.result.points],
+                            "iv_currents": [p.current for p in m.result.points]})
 
     def _read(self, name: str):
         if self.manager is None:
