@@ -179,3 +179,19 @@ def test_iv_scan_stops_at_breakdown_and_on_abort_and_always_ramps_down(hv):
     result = iv.run()
     assert (result.status, result.reason, len(result.points)) == ("aborted", "aborted by the test", 3)
     wait_for(lambda: manager.status.state == ChannelState.OFF and abs(manager.status.voltage) < 1, what="off at 0 V")
+
+
+def test_run_store_password_comes_from_a_file_never_the_station_file(tmp_path):
+    from db.config.station import RunStoreConfig
+    from devices.daq.run_store import RunStoreError, with_password
+
+    secret = tmp_path / "mongo"
+    secret.write_text("s3cr:t/@\n")
+    assert with_password("mongodb://dcs@db.lab:27017/?authSource=admin", str(secret)) == \
+        "mongodb://dcs:s3cr%3At%2F%40@db.lab:27017/?authSource=admin"
+    assert with_password("mongodb://127.0.0.1:27017", None) == "mongodb://127.0.0.1:27017"
+    with pytest.raises(RunStoreError, match="names no user"):
+        with_password("mongodb://db.lab:27017", str(secret))
+    with pytest.raises(ValueError, match="holds a password: put it in password_file"):
+        RunStoreConfig(uri="mongodb://dcs:hunter2@db.lab:27017/")
+    assert RunStoreConfig().client_uri == "mongodb://127.0.0.1:27017"
