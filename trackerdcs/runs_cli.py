@@ -101,8 +101,9 @@ def runs_show(number: int, file: str, device: str | None, as_json: bool) -> None
     if as_json:
         click.echo(_dump({"run": run, "module_results": results, "snapshots": snapshots}))
         return
-    click.echo(f"run {run['run_number']} on {run['device']}: {run.get('calibration')} {run.get('status')} "
-               f"({run.get('reason')})")
+    reason = run.get("reason") or ""
+    click.echo(f"run {run['run_number']} on {run['device']}: {run.get('calibration')} {run.get('status')}"
+               + (f" ({reason})" if reason and reason != run.get("status") else ""))
     click.echo(f"  {_when(run.get('t_start'))} -> {_when(run.get('t_end'))} UTC, modules {', '.join(run['modules'])}, "
                f"steps {run.get('steps_done', 0)}/{run.get('steps_total', 0)}, warnings {run.get('warnings', 0)}")
     if (run.get("files") or {}).get("results"):
@@ -214,6 +215,8 @@ def runs_iv(number: int, file: str, device: str | None, plot: str | None, as_jso
     store = open_store(_load(file))
     run = _run(store, number, device) if device else _iv_run(store, number)
     scan = store.iv_scan(run["_id"])
+    if scan is None and run.get("run_type") == "iv":
+        _fail(f"IV scan run {number} on {run['device']} is {run.get('status')}: its points are stored when it ends")
     if scan is None:
         _fail(f"run {number} on {run['device']} is a {run.get('run_type')} run, not an IV scan")
     if plot:
