@@ -1,4 +1,4 @@
-"""The Ph2AcfRunner device with the emulated runCalibration and a real run store
+"""The Ph2AcfRunner device (in a DeviceTestContext process) with the emulated runCalibration and a real run store
 (secantusdb over the wire; a real mongod too when MONGODB_URI is set)."""
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ def runner(tmp_path, store_uri, database: str, **overrides):
     board = make_board(tmp_path / "ph2acf", **{k: overrides.pop(k) for k in ("faults", "speed") if k in overrides})
     properties = {**board, "run_store": store_uri, "run_store_database": database,
                   "calibrations": ["2SquickTest", "calibrationandpedenoise"], **overrides}
-    return DeviceTestContext(Ph2AcfRunner, properties=properties, timeout=30), board
+    # in its own process: a device server started inside a pytest process that earlier tests filled with Tango
+    # and Taurus clients crashed (SIGSEGV in a C++ thread) in a clean-clone CI run
+    return DeviceTestContext(Ph2AcfRunner, properties=properties, timeout=30, process=True), board
 
 
 def database_name(request) -> str:
