@@ -275,7 +275,13 @@ class StationLauncher:
         for name in servers:
             if name not in running:
                 log.info("asking %s to start %s", starter.device, name)
-                proxy.DevStart(name)
+                try:
+                    proxy.DevStart(name)
+                except tango.DevFailed as exc:
+                    # Starter may have started it meanwhile (its own startup levels): running is what we asked for
+                    if exc.args[0].reason != "ALREADY_RUNNING":
+                        raise
+                    log.info("%s: %s runs already", starter.device, name)
         self._starter_servers += servers
         return len(servers)
 
