@@ -123,9 +123,9 @@ class StationLauncher:
             self._start_emulators()
             ph2acf_boards.prepare(self.station)
             self._start_run_store()
-            self._start_servers(last=False)
+            self._start_servers(last=False, deadline=began + timeout_s)
             self._wait_ready(began + timeout_s, self.device_names(interlocks=False))
-            if self._start_servers(last=True):  # the interlock subscribes to devices that answer already
+            if self._start_servers(last=True, deadline=began + timeout_s):  # its inputs answer already
                 self._wait_ready(began + timeout_s, self.device_names())
             self._start_bridge()
         except BaseException:
@@ -222,10 +222,10 @@ class StationLauncher:
                         raise LaunchError(f"{child.name} did not start; see {child.log_file}")
                     time.sleep(0.05)
 
-    def _start_servers(self, last: bool) -> int:
+    def _start_servers(self, last: bool, deadline: float) -> int:
         """Start the servers without (last=False) or with (last=True) a SafetyInterlock; return how many."""
         if self.station.station.tango.starter is not None:
-            return self._servers_by_starter(last)
+            return self._servers_by_starter(last, deadline)
         started = 0
         for server in self.station.station.servers:
             if any(d.class_ == "SafetyInterlock" for d in server.devices) != last:
@@ -251,26 +251,27 @@ class StationLauncher:
         proxy.set_timeout_millis(5000)
         return proxy
 
-    def _servers_by_starter(self, last: bool) -> int:
+    def _servers_by_starter(self, last: bool, deadline: float) -> int:
         """Ask the host's Starter to start the servers of one startup level (those it runs already stay)."""
         starter = self.station.station.tango.starter
         servers = [s.name for s in self.station.station.servers if (tango_config.starter_level(s) == 2) == last]
         if not servers:
             return 0
-        deadline = time.monotonic() + STARTER_WAIT_S
+        answer_by = time.monotonic() + STARTER_WAIT_S
         while True:
             try:
                 proxy = self._starter()
                 proxy.ping()
                 break
             except tango.DevFailed as exc:
-                if time.monotonic() > deadline:
+                if time.monotonic() > answer_by:
                     raise LaunchError(f"the station's servers are left to Tango Starter, but {starter.device} does not "
                                       f"answer ({exc.args[0].desc.strip().splitlines()[0]}); start it on "
                                       f"{starter.host_name}: TANGO_HOST={self.station.tango_host} "
                                       f"/usr/lib/tango/Starter {starter.host_name}") from None
                 time.sleep(0.2)
         proxy.UpdateServersInfo()
+        self._await_starter_startup(proxy, deadline)
         running = set(proxy.RunningServers or ())
         for name in servers:
             if name not in running:
@@ -284,6 +285,17 @@ class StationLauncher:
                     log.info("%s: %s runs already", starter.device, name)
         self._starter_servers += servers
         return len(servers)
+
+    @staticmethod
+    def _await_starter_startup(proxy: tango.DeviceProxy, deadline: float) -> None:
+        """A Starter that has just started starts its controlled servers itself, level by level and
+        one at a time (StartServersAtStartup), and is MOVING until they answer. A DevStart meanwhile
+        can start a second copy of one: Starter's process list lags by seconds. So wait for that pass
+        to end; what it did not start (its state ALARM) is asked for after it."""
+        if proxy.state() == tango.DevState.MOVING:
+            log.info("waiting for Tango Starter to start its servers (%s)", proxy.status().strip())
+        while proxy.state() == tango.DevState.MOVING and time.monotonic() < deadline:
+            time.sleep(0.5)
 
     def run_store_wanted(self) -> bool:
         """The embedded run store runs when a run device (Ph2AcfRunner, IvScanner) records its runs there."""

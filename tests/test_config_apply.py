@@ -98,3 +98,43 @@ def test_file_with_errors_is_refused_before_writing(station_path, tmp_path):
 def test_plan_is_empty_in_process_too(station_path):
     loaded = load_station(station_path)
     assert tango_config.plan(loaded, connect(loaded.tango_host)) == []
+
+
+def test_a_server_registered_for_starter_starts_while_that_starter_is_down(tmp_path):
+    """Each DbExportDevice of a server Starter controls makes the database tell that Starter. pytango's
+    databaseds did so inside the call, and a Starter not exported yet (Starter starts its servers
+    before it is) failed the export, so the server exited at startup; ours tells it from a thread."""
+    import os
+    import socket
+    import time
+
+    from db.runtime import process
+
+    host = socket.gethostname().split(".")[0]
+    path = write_station(tmp_path, lambda raw: raw["tango"].update(starter={"host": host}), safety=True)
+    station = load_station(path)
+    database = EmbeddedDatabase.of(station)
+    database.start()
+    server = None
+    try:
+        tango_config.apply(tango_config.plan(station, connect(station.tango_host)))
+        assert connect(station.tango_host).get_server_info("Safety/demo").host == host
+        env = dict(os.environ, TANGO_HOST=station.tango_host)
+        with open(tmp_path / "safety.log", "wb") as log:
+            server = subprocess.Popen([sys.executable, "-m", "servers.device_server", "Safety", "demo"], env=env,
+                                      stdout=log, stderr=subprocess.STDOUT)
+        interlock = next(d.name for _, d in station.station.devices() if d.class_ == "SafetyInterlock")
+        deadline = time.monotonic() + 30
+        while True:
+            assert server.poll() is None, f"the server exited: {(tmp_path / 'safety.log').read_text()[-2000:]}"
+            try:
+                tango.DeviceProxy(f"tango://{station.tango_host}/{interlock}").ping()
+                break
+            except tango.DevFailed:
+                assert time.monotonic() < deadline, "the interlock did not answer in 30 s"
+                time.sleep(0.2)
+    finally:
+        if server is not None:
+            process.stop_pid(server.pid)
+            server.wait(timeout=10)
+        database.stop()

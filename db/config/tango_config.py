@@ -249,9 +249,9 @@ def _put_starter_server(db: tango.Database, server: str, host: str, level: int) 
 
 
 def _telling_starter(call: Callable[[], None]) -> None:
-    """pytango's databaseds stores the change, then tells the host's Starter with UpdateServersInfo,
-    and fails the whole call when that Starter is not running yet: the change stands, Starter reads
-    it when it starts."""
+    """pytango's own databaseds stores the change, then tells the host's Starter with UpdateServersInfo,
+    and fails the whole call when that Starter is not running yet (the embedded one tells Starter
+    from a thread, see db.runtime.databaseds): the change stands, Starter reads it when it starts."""
     try:
         call()
     except tango.DevFailed as exc:

@@ -1,4 +1,4 @@
-"""The embedded Tango database: pytango's databaseds on an sqlite file.
+"""The embedded Tango database: pytango's databaseds on an sqlite file (run by db.runtime.databaseds).
 
 Runs as its own process (attached to ``trackerdcs up`` or detached with a
 pid file by ``trackerdcs db start``); data lives in the station's data dir.
@@ -65,7 +65,7 @@ class EmbeddedDatabase:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         env = process.tango_env(self.tango_host)
         env["PYTANGO_DATABASE_NAME"] = str(self.db_file)
-        args = [sys.executable, "-m", "tango.databaseds.database", "--host", self.host, "--port", str(self.port), INSTANCE]
+        args = [sys.executable, "-m", "db.runtime.databaseds", "--host", self.host, "--port", str(self.port), INSTANCE]
         child = process.spawn(args, env, self.log_file, new_session=detached)
         self.pid_file.parent.mkdir(parents=True, exist_ok=True)
         self.pid_file.write_text(f"{child.pid}\n")

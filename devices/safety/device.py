@@ -96,14 +96,30 @@ class SafetyInterlock(Device):
         self._restore_latches()
         self._worker = threading.Thread(target=self._run, name="interlock", daemon=True)
         self._worker.start()
-        for kind, name in sorted(self.engine.inputs()):
-            device, attr = (name, "State") if kind == "state" else name.rsplit("/", 1)
-            self._subscriptions.add(device, attr, tango.EventType.CHANGE_EVENT, _Forwarder((kind, name), self._inbox))
-        self._subscriptions.watch()
+        # Subscribed from a thread, not here: a server that is starting (exported, not serving yet)
+        # makes each call wait for its timeout, and a server answers nobody until init_device returns.
+        # Started by Starter with the servers it watches, the interlock would not answer for a minute.
+        self._subscriber = threading.Thread(target=self._subscribe_inputs, name="interlock-subscriber", daemon=True)
+        self._subscriber.start()
         self._publish()
+
+    def _subscribe_inputs(self) -> None:
+        for kind, name in sorted(self.engine.inputs()):
+            if self._stop.is_set():
+                return
+            device, attr = (name, "State") if kind == "state" else name.rsplit("/", 1)
+            try:
+                self._subscriptions.add(device, attr, tango.EventType.CHANGE_EVENT, _Forwarder((kind, name), self._inbox))
+            except tango.DevFailed as exc:  # stateless: only a device the database does not know gets here
+                log.error("cannot subscribe to %s/%s, a rule input: %s", device, attr, exc.args[0].desc.strip())
+        log.info("subscribed to the %d inputs of the rules", len(self.engine.inputs()))
+        self._subscriptions.watch()
 
     def delete_device(self) -> None:
         self._stop.set()
+        subscriber = getattr(self, "_subscriber", None)
+        if subscriber is not None:
+            subscriber.join(timeout=30)
         self._subscriptions.close()
 
     def _proxy(self, device: str) -> tango.DeviceProxy:
