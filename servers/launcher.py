@@ -31,8 +31,7 @@ from db.config.station import EmbeddedRunStore, LoadedStation
 from db.config.validation import load_station
 from db.runtime import process
 from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
-from devices.models import process_emulated
-from servers import ph2acf_boards
+from servers import emulators, ph2acf_boards
 from servers.broker import broker_command
 
 log = logging.getLogger("trackerdcs.launcher")
@@ -188,31 +187,14 @@ class StationLauncher:
                  self.database_child.pid, database.db_file)
 
     def _start_emulators(self) -> None:
-        groups: dict[str, list[str]] = {}
-        for name, instrument in self.station.station.instruments.items():
-            if instrument.emulated and instrument.model not in process_emulated():
-                groups.setdefault(instrument.emulator.group or name, []).append(name)
-        for group, names in groups.items():
-            specs, ports = [], []
-            for name in names:
-                instrument = self.station.station.instruments[name]
-                serial = self.station.serial_port(instrument)
-                if serial is not None:
-                    specs += ["--pty", f"{instrument.model}@{serial}/{instrument.emulator.control_port}"]
-                    ports.append(("127.0.0.1", instrument.emulator.control_port))
-                    continue
-                host, port = instrument.tcp_address
-                control = instrument.control_port
-                for p, what in ((port, "emulator"), (control, "emulator control")):
-                    try:
-                        process.check_port_free(host, p, f"{what} of {name}")
-                    except process.PortTaken as exc:
-                        raise LaunchError(str(exc)) from None
-                specs += ["--serve", f"{instrument.model}@{host}:{port}/{control}"]
-                ports.append((host, port))
-            child = Child(f"emulator {group}", [sys.executable, "-m", "devices.sim", *specs],
-                          dict(os.environ, PYTHONUNBUFFERED="1"), self.log_dir / f"emulator-{group}.log",
-                          ready_check=ports)
+        for group in emulators.groups(self.station):
+            for host, port, what in group.listens:
+                try:
+                    process.check_port_free(host, port, what)
+                except process.PortTaken as exc:
+                    raise LaunchError(str(exc)) from None
+            child = Child(f"emulator {group.name}", group.args, dict(os.environ, PYTHONUNBUFFERED="1"),
+                          self.log_dir / f"emulator-{group.name}.log", ready_check=group.ready)
             self._launch(child)
         deadline = time.monotonic() + 10
         for child in self.children:

@@ -138,3 +138,52 @@ def test_a_server_registered_for_starter_starts_while_that_starter_is_down(tmp_p
             process.stop_pid(server.pid)
             server.wait(timeout=10)
         database.stop()
+
+
+def test_serve_runs_one_server_on_its_fixed_port_advertising_the_published_host(tmp_path):
+    """`trackerdcs serve`, a stack container's command: the server listens on its station-file port
+    and the database holds the published host, which is what clients on other hosts connect to."""
+    import os
+    import time
+
+    from db.runtime import process
+
+    from testkit import free_port
+
+    port = free_port()
+
+    def fixed(raw):
+        next(s for s in raw["servers"] if s["name"] == "Safety/demo")["port"] = port
+
+    path = write_station(tmp_path, fixed, safety=True)
+    station = load_station(path)
+    database = EmbeddedDatabase.of(station)
+    database.start()
+    server = None
+    try:
+        tango_config.apply(tango_config.plan(station, connect(station.tango_host)))
+        with open(tmp_path / "serve.log", "wb") as log:
+            server = subprocess.Popen([sys.executable, "-m", "trackerdcs", "serve", "Safety/demo", "-s", str(path),
+                                       "--publish", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT,
+                                      env=dict(os.environ))
+        deadline = time.monotonic() + 30
+        while not connect(station.tango_host).get_device_info("dserver/Safety/demo").exported:
+            assert server.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            assert time.monotonic() < deadline, "the server did not export in 30 s"
+            time.sleep(0.2)
+        info = connect(station.tango_host).import_device("dserver/Safety/demo")
+        assert process.port_open("127.0.0.1", port)
+        healthy = subprocess.run([sys.executable, "-m", "servers.healthcheck", "Safety/demo"], capture_output=True,
+                                 text=True, env=dict(os.environ, TANGO_HOST=station.tango_host), timeout=30)
+        assert healthy.returncode == 0, healthy.stderr
+        assert info.exported and info.ior.startswith("IOR:")
+        process.stop_pid(server.pid)
+        server.wait(timeout=10)
+        gone = subprocess.run([sys.executable, "-m", "servers.healthcheck", "Safety/demo"], capture_output=True,
+                              text=True, env=dict(os.environ, TANGO_HOST=station.tango_host), timeout=30)
+        assert gone.returncode == 1 and "Safety/demo does not answer" in gone.stderr
+    finally:
+        if server is not None and server.poll() is None:
+            process.stop_pid(server.pid)
+            server.wait(timeout=10)
+        database.stop()

@@ -274,6 +274,26 @@ def sim_run(specs: tuple[str, ...]) -> None:
     sys.exit(sim_main([arg for spec in specs for arg in ("--serve", spec)]))
 
 
+@sim.command("station")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="only check that the station's emulators serve (exit 1 if not)")
+def sim_station(file: str, check: bool) -> None:
+    """Run the emulators of FILE's emulated instruments in the foreground (as `up` does), or check them."""
+    from db.runtime.process import PortTaken
+    from servers import emulators
+
+    station = _load(file)
+    if check:
+        missing = emulators.serving(station)
+        if missing:
+            _fail(f"emulators not serving: {', '.join(missing)}")
+        return
+    try:
+        sys.exit(emulators.run_foreground(station))
+    except PortTaken as exc:
+        _fail(str(exc))
+
+
 @sim.command("fault")
 @click.argument("address")
 @click.argument("command", nargs=-1, required=True)
@@ -290,6 +310,23 @@ def sim_fault(address: str, command: tuple[str, ...]) -> None:
     except (OSError, RuntimeError) as exc:
         _fail(str(exc))
     click.echo(reply or "OK")
+
+
+# ------------------------------------------------------------------ serve
+@cli.command()
+@click.argument("server", metavar="EXECUTABLE/INSTANCE")
+@click.option("-s", "--station", "file", envvar="TRACKERDCS_STATION", required=True,
+              type=click.Path(dir_okay=False), help="station file (or $TRACKERDCS_STATION)")
+@click.option("--publish", envvar="TANGO_PUBLISH_HOST", help="host name clients reach it by (default: this host's FQDN)")
+def serve(server: str, file: str, publish: str | None) -> None:
+    """Run one device server of the station in the foreground, on its fixed ports (a container's command)."""
+    from servers.serve import ServeError
+    from servers.serve import serve as run_server
+
+    try:
+        sys.exit(run_server(_load(file), server, publish))
+    except ServeError as exc:
+        _fail(str(exc))
 
 
 # ------------------------------------------------------------------ bridge
@@ -347,9 +384,11 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
 
 
 from trackerdcs.runs_cli import report, runs  # noqa: E402
+from trackerdcs.stack_cli import stack  # noqa: E402
 
 cli.add_command(runs)
 cli.add_command(report)
+cli.add_command(stack)
 
 
 # ------------------------------------------------------------------- GUI
