@@ -5,6 +5,7 @@ manager against the emulated Keithley 2410 (a loopback socket)."""
 from __future__ import annotations
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -195,3 +196,74 @@ def test_run_store_password_comes_from_a_file_never_the_station_file(tmp_path):
     with pytest.raises(ValueError, match="holds a password: put it in password_file"):
         RunStoreConfig(uri="mongodb://dcs:hunter2@db.lab:27017/")
     assert RunStoreConfig().client_uri == "mongodb://127.0.0.1:27017"
+
+
+class _Runner:
+    """A station whose runner is busy with run 7 (tag 2SquickTest) until told to finish."""
+
+    def __init__(self):
+        self.going, self.started, self.steps = 7, [], []
+
+    def power(self, on, hv_volts):
+        pass
+
+    def read(self, attribute):
+        return 20.0
+
+    def calibrate(self, tag):
+        if self.going is not None:
+            raise RuntimeError("Start refused: run 7 is running")
+        self.started.append(tag)
+        return 8
+
+    def iv_scan(self, request):
+        raise AssertionError("no IV step here")
+
+    def run_outcome(self, kind):
+        return None if self.going is not None else "done"
+
+    def running_run(self, kind, tag):
+        return self.going if tag == "2SquickTest" else None
+
+    def abort_runs(self):
+        pass
+
+    def record_step(self, session, index, record):
+        self.steps.append((index, record["status"], record.get("run")))
+
+
+def _session_killed_after_start(path):
+    """A session file as the server left it when killed between the run's Start and saving its number."""
+    path.write_text(json.dumps({"name": "s", "status": "running", "started": 1.0, "ended": None, "current": 0,
+                                "steps": [{"step": "calibration", "args": "tag=2SquickTest", "status": "running",
+                                           "run": None, "started": 1.0, "ended": None, "reason": ""}]}))
+
+
+def test_a_burn_in_resumed_after_a_kill_between_start_and_save_adopts_the_run_going(tmp_path):
+    from devices.daq.burnin import BurnIn, parse_steps
+
+    station = _Runner()
+    _session_killed_after_start(tmp_path / "session.json")
+    burnin = BurnIn(parse_steps('[{"do": "calibration", "tag": "2SquickTest"}]'), station, tmp_path / "session.json",
+                    lambda: None, poll_s=0.01)
+    assert burnin.interrupted
+    burnin.resume()
+    time.sleep(0.1)
+    station.going = None  # run 7 ends
+    deadline = time.monotonic() + 5
+    while burnin.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert burnin.session["status"] == "done" and station.steps == [(0, "done", 7)] and station.started == []
+
+
+def test_a_fresh_burn_in_step_never_adopts_a_run_someone_else_started(tmp_path):
+    from devices.daq.burnin import BurnIn, parse_steps
+
+    station = _Runner()
+    burnin = BurnIn(parse_steps('[{"do": "calibration", "tag": "2SquickTest"}]'), station, tmp_path / "session.json",
+                    lambda: None, poll_s=0.01)
+    burnin.start("fresh")
+    deadline = time.monotonic() + 5
+    while burnin.running and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert burnin.session["status"] == "failed" and "Start refused" in burnin.session["steps"][0]["reason"]

@@ -100,6 +100,8 @@ class Station(Protocol):
 
     def run_outcome(self, kind: str) -> str | None: ...  # None while running, else how it ended
 
+    def running_run(self, kind: str, tag: str | None) -> int | None: ...  # the run going now (of that tag)
+
     def abort_runs(self) -> None: ...
 
     def record_step(self, session: str, index: int, record: dict) -> None: ...  # a runs document per step
@@ -169,12 +171,12 @@ class BurnIn:
         while session["current"] < len(self.steps):
             index = session["current"]
             record = session["steps"][index]
-            resumed_run = record.get("run") if record["status"] == "running" else None  # interrupted mid-run
+            interrupted = record["status"] == "running"  # the server died during this step
             record.update(status="running", started=record.get("started") or time.time(), reason="",
-                          run=resumed_run)
+                          run=record.get("run") if interrupted else None)
             self._save()
             try:
-                record["run"] = self._do(self.steps[index], record)
+                record["run"] = self._do(self.steps[index], record, interrupted)
                 record["status"] = "done"
             except Exception as exc:
                 record["status"], record["reason"] = ("aborted" if self._abort.is_set() else "failed"), str(exc)
@@ -200,7 +202,7 @@ class BurnIn:
         except Exception as exc:
             log.error("burn-in: switching the module off after a failed step failed: %s", exc)
 
-    def _do(self, step, record: dict) -> int | None:
+    def _do(self, step, record: dict, interrupted: bool = False) -> int | None:
         if isinstance(step, (PowerOn, PowerOff)):
             self.station.power(isinstance(step, PowerOn), getattr(step, "hv_volts", None))
             return None
@@ -208,7 +210,13 @@ class BurnIn:
             self._wait(step)
             return None
         kind = "calibration" if isinstance(step, Calibration) else "iv"
+        tag = step.tag if kind == "calibration" else None
         number = record.get("run")
+        if number is None and interrupted:
+            # killed between the run's Start and saving its number: the run going now is that one
+            number = self.station.running_run(kind, tag)
+            if number is not None:
+                log.warning("burn-in: resuming with run %d, started before the interruption", number)
         if number is None or self.station.run_outcome(kind) is not None:  # not a run still going: start one
             number = self.station.calibrate(step.tag) if kind == "calibration" else self.station.iv_scan(step.request)
         record["run"] = number

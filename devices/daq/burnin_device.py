@@ -75,6 +75,15 @@ class TangoStation:
             return None  # unreachable for a moment: keep waiting (the step has its run's own timeouts)
         return None if status == "running" else status
 
+    def running_run(self, kind: str, tag: str | None) -> int | None:
+        device = self._proxy(self.runner if kind == "calibration" else self.scanner)
+        try:
+            if device.run_status != "running" or (tag is not None and device.calibration != tag):
+                return None
+            return int(device.run_number)
+        except tango.DevFailed:
+            return None
+
     def abort_runs(self) -> None:
         for device in (self.runner, self.scanner):
             if device:
