@@ -178,3 +178,13 @@ def test_truncated_or_corrupted_files_never_raise_anything_but_a_named_error(tmp
         load_station(path)
     except StationFileError as exc:
         assert all(p.line for p in exc.problems), str(exc)
+
+
+def test_a_list_where_a_rule_name_belongs_is_a_named_problem():
+    """Found by the mutants above: the cross-checks named the problem with the list in its path,
+    and sorting out duplicate problems raised TypeError (unhashable list)."""
+    raw = copy.deepcopy(DEMO)
+    raw["safety"]["permits"][0]["rules_clear"][0] = []
+    station, problems = check_text(yaml.safe_dump(raw))
+    assert station is None and problems
+    assert any("rules_clear" in str(p.path) for p in problems), problems

@@ -497,7 +497,7 @@ def check_text(text: str) -> tuple[Station | None, list[Problem]]:
         if not problems:  # a bug of the cross-checks on a file the schema accepted
             raise
         # the schema already names what is wrong with this file; the cross-checks tripped over the same shape
-    unique = {(p.path, p.message): Problem(p.path, p.line or 1, p.message) for p in problems}
+    unique = {(dotted(p.path), p.message): Problem(p.path, p.line or 1, p.message) for p in problems}
     problems = sorted(unique.values(), key=lambda p: (p.line or 0, dotted(p.path)))
     return (station if not problems else None), problems
 

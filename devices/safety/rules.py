@@ -268,8 +268,13 @@ def parse_rules(data, interlock_device: str | None = None) -> tuple[list[Rule], 
         if not isinstance(raw, dict) or set(raw) - {"device", "command", "requires", "rules_clear"}:
             raise RuleError(path, "a permit is {device, command, requires: [conditions], rules_clear: [names]}")
         requires = tuple(parse_condition(c, f"{path}.requires[{j}]") for j, c in enumerate(raw.get("requires") or []))
-        clear = tuple(raw.get("rules_clear") or [])
-        for name in clear:
+        clear = raw.get("rules_clear") or []
+        if not isinstance(clear, list):
+            raise RuleError(f"{path}.rules_clear", f"a list of rule names, not {clear!r}")
+        clear = tuple(clear)
+        for j, name in enumerate(clear):
+            if not isinstance(name, str):
+                raise RuleError(f"{path}.rules_clear[{j}]", f"a rule name, not {name!r}")
             if name not in names:
                 raise RuleError(f"{path}.rules_clear", f"unknown rule {name!r}")
         permits.append(Permit(_device(f"{path}.device", raw.get("device")), str(raw.get("command")), requires, clear))

@@ -81,7 +81,9 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         for server in self._servers():
-            thread = threading.Thread(target=server.serve_forever, daemon=True, name=f"emu-{server.server_address[1]}")
+            # a short poll: stop() (shutdown) waits for the loop to notice, 0.5 s per server by default
+            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                                      name=f"emu-{server.server_address[1]}")
             thread.start()
             self._threads.append(thread)
         return self
