@@ -21,7 +21,7 @@ from db.deploy.stack_files import SECRETS
 pytestmark = pytest.mark.unit
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
-FILES = ["compose.yaml", "compose.dev.yaml", "compose.sim.yaml"]
+FILES = ["compose.yaml", "compose.dev.yaml", "compose.sim.yaml", "test/compose.test.yaml"]
 ONE_SHOT = {"tango-config"}
 LOOPBACK_ONLY = {"tango-db", "influxdb", "mongodb", "grafana", "nodered"}
 GENERATED = {"generated/tls/ca.crt", "generated/tls/mqtt.crt", "generated/tls/gateway.crt",
@@ -30,8 +30,18 @@ GENERATED = {"generated/tls/ca.crt", "generated/tls/mqtt.crt", "generated/tls/ga
 MADE_SECRETS = set(SECRETS) | {"tls_ca.key", "tls_mqtt.key", "tls_gateway.key"}
 
 
+class _ComposeLoader(yaml.SafeLoader):
+    """YAML as compose reads it: `!override` and `!reset` (merge control in overlays) hold plain values."""
+
+
+for _tag in ("!override", "!reset"):
+    _ComposeLoader.add_constructor(_tag, lambda loader, node: loader.construct_mapping(node, deep=True)
+                                   if isinstance(node, yaml.MappingNode) else loader.construct_sequence(node, deep=True)
+                                   if isinstance(node, yaml.SequenceNode) else loader.construct_scalar(node))
+
+
 def _load(name: str) -> dict:
-    return yaml.safe_load((DOCKER / name).read_text())
+    return yaml.load((DOCKER / name).read_text(), Loader=_ComposeLoader)
 
 
 def _merged() -> dict:

@@ -38,7 +38,12 @@ OWNERS: dict[str, int] = {
     "generated/mosquitto/passwd": 1883, "generated/mosquitto/acl": 1883, "generated/mosquitto/mosquitto.conf": 1883,
     "secrets/tls_mqtt.key": 1883,
     "secrets/nodered_credential_secret": 1000, "generated/nodered/admin.bcrypt": 1000,
+    "secrets/mqtt_nodered_pw": 1000,
     "secrets/grafana_admin_pw": 472, "secrets/grafana_secret_key": 472,
+    # the project image's user (docker/Dockerfile): the bridge's and the run store's credentials
+    "secrets/mqtt_bridge_pw": 10001, "secrets/influx_bridge_token": 10001,
+    "secrets/mongo_root_user": 10001, "secrets/mongo_root_pw": 10001,
+    "secrets/tangodb_tango_pw": 1000,  # the DataBaseds image's user "tango"
 }
 # the names the broker and the gateway answer to, beside the ones given to init
 SERVICE_NAMES = {"mqtt": ["mosquitto", "localhost", "127.0.0.1"], "gateway": ["gateway", "localhost", "127.0.0.1"]}
