@@ -189,6 +189,18 @@ class EventSubscriptions:
                 log.debug("restart watcher: Tango database not answering: %s", error.args[0].desc.strip())
                 continue
             self._verify()
+            with self._lock:
+                restarted = [d for d, life in lives.items()
+                             if life is not DOWN and known.get(d) is not None and known[d] != life]
+            # every subscription of every restarted device goes first: Tango keeps a server's event
+            # channel (its ZMQ connection) while one subscription uses it, and does not reconnect it
+            # by itself until its keep-alive turn (10 s later); a server restarted on the same fixed
+            # port (a container, a systemd unit) is then connected again only with no subscription left
+            for device in restarted:
+                with self._lock:
+                    subscriptions = list(self._by_device.get(device, ()))
+                for subscription in subscriptions:
+                    self._unsubscribe(device, subscription)
             for device, life in lives.items():
                 with self._lock:
                     before = known.get(device)

@@ -33,6 +33,7 @@ from db.runtime import process
 from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from servers import emulators, ph2acf_boards
 from servers.broker import broker_command
+from servers.serve import ZMQ_EVENT_OFFSET, ZMQ_HEARTBEAT_OFFSET
 
 log = logging.getLogger("trackerdcs.launcher")
 
@@ -163,7 +164,9 @@ class StationLauncher:
         if station.bridge.enabled and station.bridge.mqtt.runs_embedded and self.bridge_wanted():
             host, port = station.bridge.mqtt.broker
             claims.append((host, port, "embedded MQTT broker"))
-        claims += [("127.0.0.1", server.port, f"device server {server.name}") for server in station.servers if server.port]
+        claims += [("127.0.0.1", server.port + offset, f"device server {server.name}{what}")
+                   for server in station.servers if server.port
+                   for offset, what in ((0, ""), (ZMQ_EVENT_OFFSET, " (ZMQ events)"), (ZMQ_HEARTBEAT_OFFSET, " (ZMQ heartbeats)"))]
         for host, port, what in claims:
             try:
                 process.check_port_free(host, port, what)
@@ -219,6 +222,9 @@ class StationLauncher:
                 port = server.port or process.free_port()
                 args = [sys.executable, "-m", "servers.device_server", executable, instance,
                         "-ORBendPoint", f"giop:tcp:127.0.0.1:{port}"]
+                if server.port:  # the station file's fixed ports, as `trackerdcs serve` uses them
+                    return args, process.tango_env(self.station.tango_host, server.port + ZMQ_EVENT_OFFSET,
+                                                   server.port + ZMQ_HEARTBEAT_OFFSET)
                 return args, process.tango_env(self.station.tango_host)
 
             args, env = spec()

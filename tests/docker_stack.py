@@ -62,12 +62,12 @@ class Engine:
             if not shutil.which(exe):
                 raise Unavailable(f"{exe} is not installed (scripts/stack-test.sh installs docker.io)")
         self.folder.mkdir(parents=True, exist_ok=True)
-        log = open(self.folder / "dockerd.log", "ab")
         started = time.monotonic()
-        self.process = subprocess.Popen(
-            ["dockerd", "--data-root", str(self.folder / "root"), "--exec-root", str(self.folder / "exec"),
-             "--pidfile", str(self.folder / "dockerd.pid"), "-H", f"unix://{self.folder}/docker.sock"],
-            stdout=log, stderr=subprocess.STDOUT)
+        with open(self.folder / "dockerd.log", "ab") as log:  # the engine keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                ["dockerd", "--data-root", str(self.folder / "root"), "--exec-root", str(self.folder / "exec"),
+                 "--pidfile", str(self.folder / "dockerd.pid"), "-H", f"unix://{self.folder}/docker.sock"],
+                stdout=log, stderr=subprocess.STDOUT)
         while time.monotonic() - started < 60:
             if self.process.poll() is not None:
                 tail = (self.folder / "dockerd.log").read_text(errors="replace")[-2000:]
@@ -87,6 +87,15 @@ class Engine:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def remove(self) -> None:
+        """The engine's folders, once it is stopped (its network namespace mount first)."""
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                  if line.split()[1].startswith(str(self.folder))]
+        for mount in sorted(mounts, reverse=True):
+            subprocess.run(["umount", "-l", mount], check=False)
+        for name in ("root", "exec"):
+            shutil.rmtree(self.folder / name, ignore_errors=True)
 
     def docker(self, *args: str, check: bool = True, capture: bool = False, timeout: float = 900,
                input: bytes | None = None) -> subprocess.CompletedProcess:
@@ -113,6 +122,7 @@ class Engine:
         tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
         subprocess.run(["docker", "import", "-c", 'CMD ["bash"]', "-", BASE_IMAGE], env=self.env,
                        stdin=tar.stdout, check=True, capture_output=True, timeout=600)
+        tar.stdout.close()
         tar.wait()
         shutil.rmtree(rootfs)
         self.timings["base image (debootstrap)"] = time.monotonic() - started
@@ -137,7 +147,7 @@ class Engine:
         return int(out)
 
 
-def test_station(sim: dict) -> dict:
+def stack_test_station(sim: dict) -> dict:
     """The sim station with the overlay's two backends: InfluxDB 1.x (/write), secantusdb."""
     station = json.loads(json.dumps(sim))
     station["bridge"]["archive"] = {"backend": "influxdb1", "url": "http://localhost:8086", "database": "dcs"}
@@ -158,18 +168,26 @@ class Project:
         keep = shutil.ignore_patterns("secrets", "generated", "wheelhouse", "node_modules", "*.md")
         shutil.copytree(DOCKER, self.folder, ignore=keep, dirs_exist_ok=True)
         sim = yaml.safe_load((DOCKER / "station.sim.yaml").read_text())
-        (self.folder / "station.test.yaml").write_text(yaml.safe_dump(station or test_station(sim)))
+        (self.folder / "station.test.yaml").write_text(yaml.safe_dump(station or stack_test_station(sim)))
         subprocess.run([sys.executable, "-m", "trackerdcs.cli", "stack", "init", str(self.folder / "station.sim.yaml"),
                         "-d", str(self.folder)], check=True, capture_output=True, timeout=120, cwd=REPO)
         return self
 
-    def compose(self, *args: str, check: bool = True, capture: bool = True, timeout: float = 600,
-                env: dict | None = None) -> subprocess.CompletedProcess:
+    def command(self, *args: str) -> list[str]:
         cmd = [compose_binary(), "-p", self.name]
         for name in self.files:
             cmd += ["-f", str(self.folder / name)]
-        result = subprocess.run([*cmd, *args], env={**self.engine.env, **(env or {})}, cwd=self.folder,
-                                capture_output=capture, timeout=timeout, text=True)
+        return [*cmd, *args]
+
+    def env(self, extra: dict | None = None) -> dict[str, str]:
+        """The engine's socket, loopback-only binds (docker/dev.env's), and any extra variables."""
+        return {**self.engine.env, "MQTT_BIND_ADDR": "127.0.0.1", "GATEWAY_BIND_ADDR": "127.0.0.1",
+                "GATEWAY_PORT": "8443", "TANGO_PUBLISH_HOST": "localhost", **(extra or {})}
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 600,
+                env: dict | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(self.command(*args), env=self.env(env), cwd=self.folder, capture_output=True,
+                                timeout=timeout, text=True)
         if check and result.returncode:
             raise RuntimeError(f"docker compose {' '.join(args)} failed ({result.returncode}):\n"
                                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")

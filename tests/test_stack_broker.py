@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-import paho.mqtt.client as mqtt
+import mqtt_tls
 import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -50,31 +50,12 @@ def stack(tmp_path_factory):
 
 
 def _client(stack, user: str | None, password: str | None = None):
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user}-{time.monotonic_ns()}",
-                         protocol=mqtt.MQTTv5)
-    client.tls_set(ca_certs=stack["ca"])  # verifies the broker's certificate and its name (localhost)
-    if user:
-        client.username_pw_set(user, password if password is not None else read_secret(stack["secrets"], f"mqtt_{user}_pw"))
-    return client
+    if user and password is None:
+        password = read_secret(stack["secrets"], f"mqtt_{user}_pw")
+    return mqtt_tls.client(stack["ca"], user, password)
 
 
-def _connack(client, port: int) -> int:
-    result: dict = {}
-    done = threading.Event()
-
-    def on_connect(c, userdata, flags, reason_code, properties):
-        result["rc"] = reason_code.value
-        done.set()
-
-    client.on_connect = on_connect
-    client.connect("localhost", port)
-    client.loop_start()
-    try:
-        assert done.wait(10), "no CONNACK in 10 s"
-        return result["rc"]
-    finally:
-        if result.get("rc") != 0:
-            client.loop_stop()
+_connack = mqtt_tls.connack
 
 
 def test_init_makes_private_secrets_once_and_keeps_them(stack):

@@ -6,6 +6,7 @@ waiting with a deadline, and emulators served in this process.
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -29,6 +30,25 @@ def free_port() -> int:
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (a server's GIOP port and its ZMQ ports + 1, + 2)."""
+    while True:
+        first = free_port()
+        rest = range(first + 1, first + count)
+        if all(p not in _HANDED_OUT and _bindable(p) for p in rest):
+            _HANDED_OUT.update(rest)
+            return first
 
 
 class Emulator:
