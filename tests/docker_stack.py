@@ -163,6 +163,7 @@ class Project:
     folder: Path
     name: str = "trackerdcs"
     files: list[str] = field(default_factory=lambda: list(COMPOSE_FILES))
+    variables: dict[str, str] = field(default_factory=dict)  # compose variables of this project
 
     def prepare(self, station: dict | None = None) -> Project:
         keep = shutil.ignore_patterns("secrets", "generated", "wheelhouse", "node_modules", "*.md")
@@ -182,7 +183,7 @@ class Project:
     def env(self, extra: dict | None = None) -> dict[str, str]:
         """The engine's socket, loopback-only binds (docker/dev.env's), and any extra variables."""
         return {**self.engine.env, "MQTT_BIND_ADDR": "127.0.0.1", "GATEWAY_BIND_ADDR": "127.0.0.1",
-                "GATEWAY_PORT": "8443", "TANGO_PUBLISH_HOST": "localhost", **(extra or {})}
+                "GATEWAY_PORT": "8443", "TANGO_PUBLISH_HOST": "localhost", **self.variables, **(extra or {})}
 
     def compose(self, *args: str, check: bool = True, timeout: float = 600,
                 env: dict | None = None) -> subprocess.CompletedProcess:

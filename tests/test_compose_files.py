@@ -21,7 +21,8 @@ from db.deploy.stack_files import SECRETS
 pytestmark = pytest.mark.unit
 
 DOCKER = Path(__file__).resolve().parent.parent / "docker"
-FILES = ["compose.yaml", "compose.dev.yaml", "compose.sim.yaml", "test/compose.test.yaml"]
+FILES = ["compose.yaml", "compose.dev.yaml", "compose.sim.yaml", "compose.instrument-pc.yaml",
+         "test/compose.test.yaml", "test/compose.instrument-pc.test.yaml"]
 ONE_SHOT = {"tango-config"}
 LOOPBACK_ONLY = {"tango-db", "influxdb", "mongodb", "grafana", "nodered"}
 GENERATED = {"generated/tls/ca.crt", "generated/tls/mqtt.crt", "generated/tls/gateway.crt",
