@@ -88,6 +88,7 @@ class EventSubscriptions:
         self._verifying: dict[str, list[tuple[_Subscription, _Verifier]]] = {}  # resubscribed at the last turn
         self._retries: dict[str, int] = {}
         self._add_database: tango.Database | None = None
+        self._stale: set[str] = set()  # devices of restarted servers, unsubscribed, to subscribe again
 
     def add(self, device: str, attribute: str, event_type: tango.EventType, callback) -> None:
         """Subscribe now and keep it; ``callback`` has a ``push_event(event)`` method that never raises."""
@@ -189,21 +190,18 @@ class EventSubscriptions:
                 log.debug("restart watcher: Tango database not answering: %s", error.args[0].desc.strip())
                 continue
             self._verify()
-            with self._lock:
-                restarted = [d for d, life in lives.items()
-                             if life is not DOWN and known.get(d) is not None and known[d] != life]
-            # every subscription of every restarted device goes first: Tango keeps a server's event
-            # channel (its ZMQ connection) while one subscription uses it, and does not reconnect it
-            # by itself until its keep-alive turn (10 s later); a server restarted on the same fixed
-            # port (a container, a systemd unit) is then connected again only with no subscription left
-            for device in restarted:
-                with self._lock:
-                    subscriptions = list(self._by_device.get(device, ()))
-                for subscription in subscriptions:
-                    self._unsubscribe(device, subscription)
+            self._drop_restarted_servers(lives)
             for device, life in lives.items():
                 with self._lock:
                     before = known.get(device)
+                if device in self._stale:  # its server restarted: subscribed again once it answers
+                    if life is not DOWN and self._resubscribe(device):
+                        log.warning("%s: its server %s restarted (PID %s): subscribed to its events again",
+                                    device, life[0], life[1])
+                        self._stale.discard(device)
+                        with self._lock:
+                            known[device] = life
+                    continue
                 if life is not DOWN and before is not None and before != life:
                     if before is DOWN:
                         log.info("%s is up (server %s, PID %s): subscribing to its events", device, life[0], life[1])
@@ -214,6 +212,26 @@ class EventSubscriptions:
                         continue  # try again at the next turn
                 with self._lock:
                     known[device] = life
+
+    def _drop_restarted_servers(self, lives: dict[str, tuple]) -> None:
+        """Unsubscribe every device of each restarted server at once, before any subscribes again;
+        they are all subscribed again (``_stale``) as each answers.
+
+        Tango keeps one event channel (ZMQ connection) per server while any subscription to any
+        of its devices uses it, and its keep-alive thread reconnects it only 10-20 s later: a
+        device subscribed again while the dead server's channel is held gets no events until then
+        (seen with fixed ports in containers, and with new ports under load). With no subscription
+        left the channel goes, and the next subscription connects to the new server."""
+        with self._lock:
+            known = dict(self._known)
+            subscribed = {d: list(subs) for d, subs in self._by_device.items()}
+        servers = {known[d][0] for d, life in lives.items()
+                   if life is not DOWN and known.get(d) not in (None, DOWN) and known[d] != life}
+        for device, subscriptions in subscribed.items():
+            if device not in self._stale and known.get(device) not in (None, DOWN) and known[device][0] in servers:
+                for subscription in subscriptions:
+                    self._unsubscribe(device, subscription)
+                self._stale.add(device)
 
     def _resubscribe(self, device: str) -> bool:
         """Subscribe a device's events again, once it and its admin device answer: the database
