@@ -148,9 +148,8 @@ class Engine:
 
 
 def stack_test_station(sim: dict) -> dict:
-    """The sim station with the overlay's two backends: InfluxDB 1.x (/write), secantusdb."""
+    """The sim station with the overlay's run store (secantusdb, without authentication)."""
     station = json.loads(json.dumps(sim))
-    station["bridge"]["archive"] = {"backend": "influxdb1", "url": "http://localhost:8086", "database": "dcs"}
     station["runs"]["store"] = {"uri": "mongodb://localhost:27017/", "database": "dcs"}
     return station
 

@@ -73,3 +73,16 @@ def test_serve_listens_on_the_fixed_port_and_advertises_the_host(tmp_path):
         server_args(station, station.station.servers[1].name)
     with pytest.raises(ServeError, match="no server 'Nope/x'"):
         server_args(station, "Nope/x")
+
+
+def test_init_makes_the_influxdb_v1_credentials_the_init_script_creates(tmp_path):
+    from db.deploy.stack_files import init, read_secret
+
+    out = tmp_path / "docker"
+    init(load_station(write_station(tmp_path)), out)
+    user, _, password = read_secret(out / "secrets", "influx_bridge_auth").partition(":")
+    assert user == "bridge" and len(password) >= 32 and ":" not in password
+    assert len(read_secret(out / "secrets", "influx_grafana_pw")) >= 32
+    again = tmp_path / "again"
+    init(load_station(write_station(tmp_path)), again)
+    assert read_secret(again / "secrets", "influx_bridge_auth") != read_secret(out / "secrets", "influx_bridge_auth")

@@ -26,7 +26,10 @@ from db.deploy import mosquitto_conf, mosquitto_passwd, mqtt_acl, pki
 SECRETS: dict[str, str] = {
     "tangodb_root_pw": "token", "tangodb_tango_pw": "token",
     "influx_admin_user": "admin", "influx_admin_pw": "token", "influx_operator_token": "token",
-    "influx_bridge_token": "token", "influx_grafana_token": "token",
+    # InfluxDB 2 makes its tokens' values itself; these are v1-compatible credentials the init script
+    # creates with our values: "user:password" for the bridge (basic auth on /write and /query), a
+    # password for Grafana's user "grafana" (read only)
+    "influx_bridge_auth": "bridge:token", "influx_grafana_pw": "token",
     "mongo_root_user": "root", "mongo_root_pw": "token",
     "grafana_admin_pw": "token", "grafana_secret_key": "token",
     "nodered_credential_secret": "token", "nodered_admin_pw": "token",
@@ -41,7 +44,7 @@ OWNERS: dict[str, int] = {
     "secrets/mqtt_nodered_pw": 1000,
     "secrets/grafana_admin_pw": 472, "secrets/grafana_secret_key": 472,
     # the project image's user (docker/Dockerfile): the bridge's and the run store's credentials
-    "secrets/mqtt_bridge_pw": 10001, "secrets/influx_bridge_token": 10001,
+    "secrets/mqtt_bridge_pw": 10001, "secrets/influx_bridge_auth": 10001,
     "secrets/mongo_root_user": 10001, "secrets/mongo_root_pw": 10001,
     "secrets/tangodb_tango_pw": 1000,  # the DataBaseds image's user "tango"
 }
@@ -87,7 +90,7 @@ def init(station: LoadedStation, out: Path, names: list[str] | None = None) -> W
         if path.exists():
             written.kept.append(path)
             continue
-        value = random_secrets.token_urlsafe(32) if how == "token" else how
+        value = how.replace("token", random_secrets.token_urlsafe(32)) if how.endswith("token") else how
         _write_private(path, value.encode() + b"\n")
         written.made.append(path)
     secret = lambda name: read_secret(secret_dir, name)  # noqa: E731
