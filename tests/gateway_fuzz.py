@@ -3,7 +3,7 @@
 Shared by tests/test_gateway_fuzz.py (hypothesis, seeded) and bench/fuzz_gateway.py
 (>= 10,000 cases with counts). ``Target`` is a Tango device with one writable
 attribute or command per argument type the gateway accepts; it runs in a
-``DeviceTestContext`` subprocess. The gateway's MQTT connection is a recorder
+``DeviceProcess`` (tests/device_process.py). The gateway's MQTT connection is a recorder
 of what it would publish (no broker is involved in this layer).
 
 Each case is judged: exactly one reply, valid JSON (no NaN/Infinity), ``ok``

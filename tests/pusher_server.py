@@ -1,6 +1,6 @@
 """A tiny Tango device for the subscription tests: ``x`` pushes a change event on each ``Bump``.
 
-Imported by the tests (DeviceTestContext) and run as a real server:
+Imported by the tests (in a DeviceProcess) and run as a real server:
     python tests/pusher_server.py INSTANCE -ORBendPoint giop:tcp:127.0.0.1:PORT
 """
 

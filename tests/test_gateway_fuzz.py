@@ -10,8 +10,8 @@ import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tango.test_context import DeviceTestContext
 
+from device_process import DeviceProcess
 from gateway_fuzz import DEVICE, PREFIX, Tally, Target, judge, make_gateway, random_request
 
 SET = f"{PREFIX}/{DEVICE}/setpoint/set"
@@ -19,7 +19,7 @@ SET = f"{PREFIX}/{DEVICE}/setpoint/set"
 
 @pytest.fixture(scope="module")
 def target():
-    with DeviceTestContext(Target, device_name=DEVICE, process=True) as proxy:
+    with DeviceProcess(Target, device_name=DEVICE) as proxy:
         yield proxy
 
 

@@ -1,4 +1,4 @@
-"""The Ph2AcfRunner device (in a DeviceTestContext process) with the emulated runCalibration and a real run store
+"""The Ph2AcfRunner device (in a process of its own, tests/device_process.py) with the emulated runCalibration and a real run store
 (secantusdb over the wire; a real mongod too when MONGODB_URI is set)."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import pymongo
 import pytest
 import tango
 from daq_board import make_board, set_emulator
-from tango.test_context import DeviceTestContext
 
 from devices.daq.device import Ph2AcfRunner
 
+from device_process import DeviceProcess
 from services import secantus
 from testkit import wait_for
 
@@ -35,9 +35,9 @@ def runner(tmp_path, store_uri, database: str, **overrides):
     board = make_board(tmp_path / "ph2acf", **{k: overrides.pop(k) for k in ("faults", "speed") if k in overrides})
     properties = {**board, "run_store": store_uri, "run_store_database": database,
                   "calibrations": ["2SquickTest", "calibrationandpedenoise"], **overrides}
-    # in its own process: a device server started inside a pytest process that earlier tests filled with Tango
-    # and Taurus clients crashed (SIGSEGV in a C++ thread) in a clean-clone CI run
-    return DeviceTestContext(Ph2AcfRunner, properties=properties, timeout=30, process=True), board
+    # in a process of its own: a device server started inside a pytest process that earlier tests filled with
+    # Tango and Taurus clients crashed (SIGSEGV in a C++ thread) in a clean-clone CI run, and a forked one hung
+    return DeviceProcess(Ph2AcfRunner, properties=properties, timeout_s=30), board
 
 
 def database_name(request) -> str:

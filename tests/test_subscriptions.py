@@ -14,12 +14,12 @@ from pathlib import Path
 
 import tango
 from pusher_server import Pusher
-from tango.test_context import DeviceTestContext
 
 from db.runtime import process
 from db.runtime.tango_database import EmbeddedDatabase
 from devices.subscriptions import EventSubscriptions
 
+from device_process import DeviceProcess
 from testkit import wait_for
 
 
@@ -35,9 +35,10 @@ class Recorder:
 
 
 def test_events_arrive_through_the_direct_callback():
-    with DeviceTestContext(Pusher, process=True) as proxy:
+    server = DeviceProcess(Pusher)
+    with server as proxy:
         name = proxy.dev_name()
-        client = tango.DeviceProxy(proxy.name() if "://" in proxy.name() else name)
+        client = tango.DeviceProxy(server.access)
         recorder = Recorder()
         subscriptions = EventSubscriptions(lambda _device: client, tango.Database, watch_period=0)
         subscriptions.add(name, "x", tango.EventType.CHANGE_EVENT, recorder)
