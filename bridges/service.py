@@ -18,6 +18,7 @@ import time
 import tango
 
 from bridges.archive_sink import ArchiveSink
+from bridges.archived_events import HEALTH_PERIOD_S, alarm_reading, health_readings
 from bridges.attribute_alarms import AttributeAlarms
 from bridges.gateway import CommandGateway, Permissions
 from bridges.mqtt_client import MqttConnection, Outbox
@@ -197,6 +198,9 @@ class Bridge:
             record = self.alarms.apply(event)
         if record is not None:
             self._post_alarm(record)
+        point = alarm_reading(self.station.name, event)
+        if point is not None:  # Grafana's annotations (bridges/archived_events.py)
+            self.pipeline.offer(point, TO_ARCHIVE)
 
     def _post_alarm(self, record: alarm_log.AlarmRecord) -> None:
         prefix = self.station.station.bridge.mqtt.topic_prefix
@@ -216,12 +220,17 @@ class Bridge:
         temp.replace(self.health_file)
 
     def run(self) -> None:
+        archived_at = time.monotonic()
         while not self._stop.wait(1.0):
             self.supervise()
             try:
                 self.report_health()
             except Exception:  # e.g. a full disk: logged, tried again next second
                 log.exception("the health report failed")
+            if time.monotonic() - archived_at >= HEALTH_PERIOD_S:
+                archived_at = time.monotonic()
+                for point in health_readings(self.station.name, self.health()):
+                    self.pipeline.offer(point, TO_ARCHIVE)
 
     def request_stop(self) -> None:
         self._stop.set()

@@ -383,12 +383,14 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
         click.echo(f"{len(points)} point(s)", err=True)
 
 
+from trackerdcs.grafana_cli import grafana  # noqa: E402
 from trackerdcs.runs_cli import report, runs  # noqa: E402
 from trackerdcs.stack_cli import stack  # noqa: E402
 
 cli.add_command(runs)
 cli.add_command(report)
 cli.add_command(stack)
+cli.add_command(grafana)
 
 
 # ------------------------------------------------------------------- GUI

@@ -20,7 +20,7 @@ from pathlib import Path
 import bcrypt
 
 from db.config.station import LoadedStation
-from db.deploy import mosquitto_conf, mosquitto_passwd, mqtt_acl, pki
+from db.deploy import grafana_export, mosquitto_conf, mosquitto_passwd, mqtt_acl, pki
 
 # secret name -> how it is made ("token": 32 random bytes, url-safe; a plain value: that value)
 SECRETS: dict[str, str] = {
@@ -49,6 +49,7 @@ OWNERS: dict[str, int] = {
     "secrets/tangodb_tango_pw": 1000,  # the DataBaseds image's user "tango"
 }
 # the names the broker and the gateway answer to, beside the ones given to init
+GRAFANA_DASHBOARDS = "/etc/grafana/dashboards"  # where compose.yaml mounts generated/grafana/dashboards
 SERVICE_NAMES = {"mqtt": ["mosquitto", "localhost", "127.0.0.1"], "gateway": ["gateway", "localhost", "127.0.0.1"]}
 
 
@@ -124,6 +125,9 @@ def init(station: LoadedStation, out: Path, names: list[str] | None = None) -> W
     for path, data in files.items():
         _write_private(path, data)
         written.generated.append(path)
+    # Grafana's provisioning, exported from the station file (compose.yaml mounts both folders)
+    written.generated += grafana_export.export(station, gen / "grafana", "influxdb2", "http://influxdb:8086", "grafana",
+                                               "/run/secrets/influx_grafana_pw", GRAFANA_DASHBOARDS)
     _own(out)
     return written
 
