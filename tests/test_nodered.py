@@ -46,7 +46,8 @@ def nodered(tmp_path_factory):
     port = free_port()
     user_dir = tmp / "userdir"
     user_dir.mkdir()
-    env = dict(os.environ, NODE_RED_PORT=str(port), NODE_RED_USER_DIR=str(user_dir), MQTT_HOST="127.0.0.1",
+    env = dict(os.environ, NODE_RED_PORT=str(port), NODE_RED_USER_DIR=str(user_dir), NODE_RED_FLOW_FILE=str(user_dir / "flows.json"),
+               MQTT_HOST="127.0.0.1",
                MQTT_PORT=str(broker.port))
     node = shutil.which("node") or "/usr/bin/node"
     service = services.Service("node-red", [node, str(red), "--settings", str(NODERED / "settings.js")], tmp, port)

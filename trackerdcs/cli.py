@@ -384,6 +384,7 @@ def history(target: str, file: str, since: str, until: str, limit: int, as_csv: 
 
 
 from trackerdcs.grafana_cli import grafana  # noqa: E402
+from trackerdcs.nodered_cli import nodered  # noqa: E402
 from trackerdcs.runs_cli import report, runs  # noqa: E402
 from trackerdcs.stack_cli import stack  # noqa: E402
 
@@ -391,6 +392,7 @@ cli.add_command(runs)
 cli.add_command(report)
 cli.add_command(stack)
 cli.add_command(grafana)
+cli.add_command(nodered)
 
 
 # ------------------------------------------------------------------- GUI
