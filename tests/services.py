@@ -22,9 +22,10 @@ class Service:
         self.log = folder / f"{name}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, ready, timeout_s: float = 30.0) -> Service:
+    def start(self, ready, timeout_s: float = 30.0, env: dict | None = None, cwd: Path | None = None) -> Service:
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         env=env, cwd=cwd)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -91,6 +92,25 @@ def mosquitto(folder: Path, port: int | None = None) -> Service:
     conf.write_text("\n".join(lines) + "\n")
     service = Service("mosquitto", [binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)], folder, port)
     return service.start(tcp_ready(port))
+
+
+NODERED = Path(__file__).resolve().parent.parent / "docker" / "nodered"
+
+
+def nodered(folder: Path, mqtt_port: int) -> Service:
+    """Node-RED from docker/nodered (npm ci there) with its settings.js, its user folder and flows
+    file in ``folder``, talking to the broker on ``mqtt_port``; ready when its admin API answers."""
+    red = NODERED / "node_modules" / "node-red" / "red.js"
+    if not red.exists():
+        raise RuntimeError(f"Node-RED is not installed in {NODERED}: run scripts/test.sh (npm ci there)")
+    port = free_port()
+    user_dir = folder / "userdir"
+    user_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, NODE_RED_PORT=str(port), NODE_RED_USER_DIR=str(user_dir),
+               NODE_RED_FLOW_FILE=str(user_dir / "flows.json"), MQTT_HOST="127.0.0.1", MQTT_PORT=str(mqtt_port))
+    service = Service("node-red", [binary("node", "/usr/bin/node"), str(red), "--settings", str(NODERED / "settings.js")],
+                      folder, port)
+    return service.start(http_ok(f"http://127.0.0.1:{port}/admin/settings"), 60, env, NODERED)
 
 
 def influxdb1(folder: Path, port: int | None = None) -> Service:

@@ -4,8 +4,6 @@ through the admin API, shows live values, and its requests reach the Tango devic
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -15,9 +13,9 @@ import tango
 
 import services
 from conftest import bridge_station, start_station
-from testkit import ROOT, free_port, wait_for
+from testkit import wait_for
 
-NODERED = ROOT / "docker" / "nodered"
+NODERED = services.NODERED
 HV = "demo/hv/module1"
 
 
@@ -37,31 +35,17 @@ def http(method: str, url: str, body=None, headers=None):
 
 @pytest.fixture(scope="module")
 def nodered(tmp_path_factory):
-    red = NODERED / "node_modules" / "node-red" / "red.js"
-    if not red.exists():
-        raise RuntimeError(f"Node-RED is not installed in {NODERED}: run scripts/test.sh (npm ci there)")
     tmp = tmp_path_factory.mktemp("nodered")
     broker = services.mosquitto(tmp / "mosquitto")
     launcher = start_station(bridge_station(tmp, broker.port, {"backend": "embedded"}))
-    port = free_port()
-    user_dir = tmp / "userdir"
-    user_dir.mkdir()
-    env = dict(os.environ, NODE_RED_PORT=str(port), NODE_RED_USER_DIR=str(user_dir), NODE_RED_FLOW_FILE=str(user_dir / "flows.json"),
-               MQTT_HOST="127.0.0.1",
-               MQTT_PORT=str(broker.port))
-    node = shutil.which("node") or "/usr/bin/node"
-    service = services.Service("node-red", [node, str(red), "--settings", str(NODERED / "settings.js")], tmp, port)
-    service.proc = None
-    import subprocess
-
-    with open(service.log, "ab") as log:
-        service.proc = subprocess.Popen(service.args, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                        stdin=subprocess.DEVNULL, cwd=NODERED)
-    base = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: http("GET", f"{base}/admin/settings")[0] == 200, timeout_s=60, interval_s=0.3,
-                 what="Node-RED admin API")
-        yield {"base": base, "host": launcher.station.tango_host, "log": service.log}
+        service = services.nodered(tmp, broker.port)
+    except BaseException:
+        launcher.stop()
+        broker.stop()
+        raise
+    try:
+        yield {"base": f"http://127.0.0.1:{service.port}", "host": launcher.station.tango_host, "log": service.log}
     finally:
         service.stop()
         launcher.stop()
