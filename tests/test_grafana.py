@@ -56,7 +56,7 @@ def env(tmp_path_factory):
         sensor["properties"].update(poll_period=0.2)
         raw["safety"]["grace_period"] = 1.0
 
-    path = write_station(tmp, mutate, safety=True)
+    path = write_station(tmp, mutate, safety=True, daq=True)
     try:
         launcher = start_station(path)
     except BaseException:
@@ -149,3 +149,13 @@ def test_an_interlock_trip_is_an_annotation_on_every_dashboard(env):
         raised = [r for r in found if r["attribute"] == RULE and r["text"].startswith("raised")]
         assert raised, f"{name}: no raised annotation for {RULE} in {found}"
         assert annotation["textColumn"] == "text" and annotation["tagsColumn"] == "attribute"
+
+
+def test_the_calibration_run_annotation_reads_the_runners_summaries(env):
+    for name, board in boards(env).items():
+        runs = [a for a in board["annotations"]["list"] if a["name"] == "Calibration runs"]
+        assert len(runs) == 1, f"{name}: {board['annotations']['list']}"
+        text = substitute(runs[0]["target"]["query"], 3600, {})
+        found = wait_for(lambda text=text: query(env, text), timeout_s=20, interval_s=0.5,
+                         what="the runner's run_summary archived")  # '' until a run starts
+        assert {r["device"] for r in found} == {"demo/daq/fc7"}

@@ -51,8 +51,11 @@ def test_dashboards_are_valid_with_units_thresholds_and_annotations(exported):
     assert len({b["uid"] for b in found.values()}) == len(found)
     for name, board in found.items():
         grafana.check_dashboard(name, board)
-        assert board["annotations"]["list"][0]["name"] == "Alarms"
+        names = [a["name"] for a in board["annotations"]["list"]]
+        assert names == ["Alarms", "Calibration runs"], names
         assert "null" not in json.dumps(board)
+        runs = board["annotations"]["list"][1]
+        assert runs["tagsColumn"] == "device" and "'demo/daq/fc7'" in runs["query"]
     panels = {p["title"]: p for p in grafana.panels(found["overview.json"])}
     hv_current = panels["HV current"]["fieldConfig"]["defaults"]
     assert hv_current["unit"] == "amp"

@@ -61,9 +61,11 @@ def test_quick_test_runs_to_completion_with_progress_events_and_results_in_the_s
         seen = []
         device.subscribe_event("progress", tango.EventType.CHANGE_EVENT,
                                lambda e: seen.append(e.attr_value.value) if not e.err else None)
-        steps = []
+        steps, summaries = [], []
         device.subscribe_event("step", tango.EventType.CHANGE_EVENT,
                                lambda e: steps.append(e.attr_value.value) if not e.err else None)
+        device.subscribe_event("run_summary", tango.EventType.ARCHIVE_EVENT,
+                               lambda e: summaries.append(e.attr_value.value) if not e.err else None)
         number = device.Start("2SquickTest")
         assert number == 1
         assert device.state() == tango.DevState.RUNNING
@@ -75,6 +77,8 @@ def test_quick_test_runs_to_completion_with_progress_events_and_results_in_the_s
         wait_for(lambda: seen and seen[-1] == 100.0, 5, what="the last progress event")
         assert len(set(seen)) >= 10, seen  # one event per step, not one lump at the end
         assert "PedeNoise" in steps and "OTLpGBTEyeOpeningTest" in steps, steps
+        wait_for(lambda: summaries[-1:] == ["run 1 2SquickTest: done"], 5, what="the run's end as an archive event")
+        assert "run 1 2SquickTest: running" in summaries  # its start: the two ends of Grafana's run annotation
         assert device.Start("2SquickTest") == 2
         finished(device)
     with pymongo.MongoClient(store_uri, tz_aware=True) as client:

@@ -54,17 +54,17 @@ class InfluxQL(cogvariants.Dataquery):
 
 
 class InfluxAnnotation:
-    """An annotation read with InfluxQL: ``text`` becomes the annotation's text, ``attribute``
-    (the alarm id) its tag. Both the current (``target``) and the legacy keys are written."""
+    """An annotation read with InfluxQL: ``text`` becomes the annotation's text, ``tags`` (the alarm
+    id, or the run's device) its tag. Both the current (``target``) and the legacy keys are written."""
 
-    def __init__(self, name: str, query: str, color: str):
-        self.name, self.query, self.color = name, query, color
+    def __init__(self, name: str, query: str, color: str, tags: str = "attribute"):
+        self.name, self.query, self.color, self.tags = name, query, color, tags
 
     def build(self) -> InfluxAnnotation:
         return self
 
     def to_json(self) -> dict[str, object]:
-        columns = {"textColumn": "text", "tagsColumn": "attribute", "titleColumn": ""}
+        columns = {"textColumn": "text", "tagsColumn": self.tags, "titleColumn": ""}
         return {"name": self.name, "datasource": DATASOURCE, "enable": True, "hide": False, "iconColor": self.color,
                 "query": self.query, **columns,
                 "target": {"refId": "Anno", "query": self.query, "rawQuery": True, "resultFormat": "table", **columns}}
@@ -114,6 +114,12 @@ def alarm_state_query(station: str, alarm_id: str) -> str:
 def alarm_annotation_query(station: str) -> str:
     return (f'SELECT "text", "attribute" FROM "alarm" WHERE "station" = {quote(station)} AND $timeFilter '
             f"ORDER BY time DESC LIMIT {MAX_POINTS}")
+
+
+def runs_annotation_query(station: str, devices: list[str]) -> str:
+    names = " OR ".join(f'"device" = {quote(d)}' for d in devices)
+    return (f'SELECT "text", "device" FROM "{devices[0].split("/")[1]}" WHERE "station" = {quote(station)} AND '
+            f'"attribute" = \'run_summary\' AND ({names}) AND $timeFilter ORDER BY time DESC LIMIT {MAX_POINTS}')
 
 
 def health_query(station: str, figure: str) -> str:
@@ -191,6 +197,11 @@ class _Board:
         self.builder = (gd.Dashboard(title).uid(uid).tags(["tracker-dcs", self.station, *tags])
                         .time("now-6h", "now").refresh("10s").timezone("browser").editable()
                         .annotation(InfluxAnnotation("Alarms", alarm_annotation_query(self.station), "red")))
+        runners = sorted(s.device for s in archived_series(loaded) if s.attribute == "run_summary")
+        for family in sorted({d.split("/")[1] for d in runners}):
+            self.builder.annotation(InfluxAnnotation(
+                "Calibration runs", runs_annotation_query(self.station, [d for d in runners if f"/{family}/" in d]),
+                "blue", "device"))
 
     def row(self, title: str) -> None:
         panel_id, place = self.layout.row()

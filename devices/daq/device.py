@@ -37,7 +37,15 @@ PUSHED = {
     "warnings": lambda m: m.progress.warnings,
     "result_path": lambda m: m.progress.result_path,
     "run_status": lambda m: "running" if m.running else _outcome(m.last_outcome),
+    "run_summary": lambda m: _summary(m),
 }
+
+def _summary(m) -> str:
+    """'run N <tag>: running' while it runs, then 'run N <tag>: <how it ended>' (Grafana's run annotations)."""
+    if not m.progress.run_number:
+        return ""
+    return f"run {m.progress.run_number} {m.progress.calibration}: {PUSHED['run_status'](m)}"
+
 
 def _outcome(outcome) -> str:
     if outcome is None:
@@ -161,6 +169,11 @@ class Ph2AcfRunner(Device):
                **events())
     def run_status(self):
         return self._read("run_status")
+
+    @attribute(dtype=str, doc="'run N <tag>: running', then 'run N <tag>: <how it ended>'; archived, it makes "
+                              "Grafana's calibration-run annotations", **events())
+    def run_summary(self):
+        return self._read("run_summary")
 
     @attribute(dtype=(str,), max_dim_x=64, doc="the allowed calibration tags")
     def allowed_calibrations(self):
