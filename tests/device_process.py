@@ -7,6 +7,10 @@ event and pymongo threads running, and a lock one of them held at the fork stays
 the child for ever. A clean-clone CI run had such a child never finish its shutdown
 (``Device server failed to exit cleanly``) in a test that passes on its own.
 
+The child hands its device's address back on a pipe of its own (``access_fd``), never on
+stdout: Tango's C++ writes "Ready to accept request" there too, and a clean-clone CI run had
+the two interleaved into one unusable name.
+
 Leaving the ``with`` closes the child's stdin: it leaves its context (the device's
 ``delete_device`` runs) and exits. A child that does not exit within the timeout is
 killed and reported, with its output: a stuck shutdown is a defect, not noise.
@@ -17,6 +21,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import subprocess
 import sys
 import threading
@@ -24,7 +29,6 @@ from pathlib import Path
 
 import tango
 
-MARKER = "DEVICE-ACCESS "
 TESTS = Path(__file__).resolve().parent
 
 
@@ -36,20 +40,26 @@ class DeviceProcess:
         self.timeout_s = timeout_s
         self.output: list[str] = []
         self.proc: subprocess.Popen | None = None
-        self._access = threading.Event()
         self._drainer: threading.Thread | None = None
         self.access = ""
 
     def __enter__(self) -> tango.DeviceProxy:
         path = os.pathsep.join([str(TESTS), str(TESTS.parent), os.environ.get("PYTHONPATH", "")])
-        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=dict(os.environ, PYTHONPATH=path))
-        self.proc.stdin.write(json.dumps(self.spec) + "\n")
-        self.proc.stdin.flush()
-        self._drainer = threading.Thread(target=self._drain, daemon=True, name="device-process output")
-        self._drainer.start()
-        if not self._access.wait(self.timeout_s + 5) or not self.access:
+        reader, writer = os.pipe()  # the access string's own channel: Tango writes to stdout from C++ as well
+        try:
+            self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve())], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                         env=dict(os.environ, PYTHONPATH=path), pass_fds=(writer,))
+        finally:
+            os.close(writer)
+        with os.fdopen(reader, "r") as channel:
+            self.proc.stdin.write(json.dumps({**self.spec, "access_fd": writer}) + "\n")
+            self.proc.stdin.flush()
+            self._drainer = threading.Thread(target=self._drain, daemon=True, name="device-process output")
+            self._drainer.start()
+            ready, _, _ = select.select([channel], [], [], self.timeout_s + 5)
+            self.access = channel.readline().strip() if ready else ""
+        if not self.access:
             self._stop()
             raise RuntimeError(f"the device {self.spec['class']} did not start:\n{self.log()}")
         return tango.DeviceProxy(self.access)
@@ -62,12 +72,7 @@ class DeviceProcess:
 
     def _drain(self) -> None:  # the child's output, read all along so that a full pipe never blocks it
         for line in self.proc.stdout:
-            if line.startswith(MARKER) and not self.access:
-                self.access = line[len(MARKER):].strip()
-                self._access.set()
-            else:
-                self.output.append(line)
-        self._access.set()
+            self.output.append(line)
 
     def _stop(self) -> None:
         proc = self.proc
@@ -97,7 +102,8 @@ def main() -> None:
     context = DeviceTestContext(device_class, properties=spec["properties"], timeout=spec["timeout"],
                                 host="127.0.0.1", **extra)
     with context:
-        print(MARKER + context.get_device_access(), flush=True)
+        with os.fdopen(spec["access_fd"], "w") as channel:  # closed at once: the parent reads one line
+            channel.write(context.get_device_access() + "\n")
         sys.stdin.read()  # until the parent closes it
     sys.stdout.flush()
 
