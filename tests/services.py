@@ -94,6 +94,22 @@ def mosquitto(folder: Path, port: int | None = None) -> Service:
     return service.start(tcp_ready(port))
 
 
+def stack_broker(out: Path, folder: Path) -> Service:
+    """The stack's broker as ``trackerdcs stack init`` wrote it into ``out`` (its config, password
+    file, ACL and TLS files), run by Debian's mosquitto on a free loopback port."""
+    from db.deploy import mosquitto_conf
+
+    port = free_port()
+    gen, secrets = out / "generated", out / "secrets"
+    paths = {"ca": gen / "tls/ca.crt", "cert": gen / "tls/mqtt.crt", "key": secrets / "tls_mqtt.key",
+             "passwd": gen / "mosquitto/passwd", "acl": gen / "mosquitto/acl", "data": folder}
+    conf = folder / "mosquitto.conf"
+    conf.write_text(mosquitto_conf.render(mosquitto_conf.Listener(port, "127.0.0.1"), {k: str(v) for k, v in paths.items()},
+                                          run_as="root" if os.geteuid() == 0 else None, persistence=False))
+    broker = Service("mosquitto", [binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)], folder, port)
+    return broker.start(tcp_ready(port))
+
+
 NODERED = Path(__file__).resolve().parent.parent / "docker" / "nodered"
 
 

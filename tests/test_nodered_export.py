@@ -57,3 +57,25 @@ def test_a_damaged_flows_file_is_refused_not_overwritten(tmp_path):
     result = CliRunner().invoke(cli, ["nodered", "export", str(DEMO), "-o", str(tmp_path)])
     assert result.exit_code == 1 and "is not a Node-RED flows file" in result.output
     assert (tmp_path / "flows.json").read_text() == "{not json"
+
+
+def test_tls_and_the_broker_account_for_a_secured_broker_keep_the_labs_own_credentials(tmp_path):
+    secret_file = tmp_path / "credential_secret"
+    secret_file.write_text("s3cret\n")
+    lab = {"lab-http": {"user": "bench", "password": "theirs"}}
+    (tmp_path / "flows_cred.json").write_text(json.dumps(nodered.encrypt_credentials("s3cret", lab)))
+    args = ["nodered", "export", str(DEMO), "-o", str(tmp_path), "--tls-ca", "/data/tls/ca.crt",
+            "--credential-secret-file", str(secret_file)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    nodes = {n["id"]: n for n in json.loads((tmp_path / "flows.json").read_text())}
+    assert nodes[nodered.BROKER]["usetls"] is True and nodes[nodered.TLS]["ca"] == "/data/tls/ca.crt"
+    stored = json.loads((tmp_path / "flows_cred.json").read_text())
+    assert nodered.decrypt_credentials("s3cret", stored) == {**lab, nodered.BROKER: nodered.BROKER_CREDENTIALS}
+    secret_file.write_text("another\n")  # a file encrypted with another secret is refused, not overwritten
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1 and "encrypted with another credential secret" in result.output
+    assert json.loads((tmp_path / "flows_cred.json").read_text()) == stored
+    plain = nodered.flows(load_station(DEMO))
+    assert next(n for n in plain if n["id"] == nodered.BROKER)["usetls"] is False
+    assert nodered.TLS not in {n["id"] for n in plain}

@@ -182,7 +182,7 @@ def _https(path: str, ca: str, method: str = "GET", body: bytes | None = None, h
         return error.code, error.read()
 
 
-def test_node_red_is_reached_only_through_the_https_gateway_and_asks_for_a_login(stack):
+def test_node_red_is_reached_only_through_the_https_gateway_asks_for_a_login_and_runs_the_generated_flows(stack):
     ca = _ca(stack)
     assert not _port_taken(1880), "Node-RED answers on the host, not only through the gateway"
     status, page = _https("/nodered/", ca)
@@ -197,7 +197,14 @@ def test_node_red_is_reached_only_through_the_https_gateway_and_asks_for_a_login
     assert status == 200, token
     bearer = {"Authorization": f"Bearer {json.loads(token)['access_token']}"}
     status, flows = _https("/nodered/flows", ca, headers=bearer)
-    assert status == 200 and isinstance(json.loads(flows), list)
+    assert status == 200 and {"tdcs.broker", "tdcs.tls", "tdcs.page.demo-module"} <= {n["id"] for n in json.loads(flows)}
+    # the flows stack init generated reach the TLS-only broker with the "nodered" account
+    wait_for(lambda: "Connected to broker: mqtts://mosquitto:8883" in stack.logs("nodered"), timeout_s=60,
+             what="Node-RED's generated flows connected to the broker over TLS")
+    log = stack.logs("nodered")
+    assert "Started flows" in log and "missing types" not in log.lower() and "Connection failed" not in log, log[-3000:]
+    status, page = _https("/nodered/api/dashboard/demo-module", ca)
+    assert status == 200 and b"<div id=\"app\"" in page, page[:500]
     context = ssl.create_default_context(cafile=ca)
     with socket.create_connection(("127.0.0.1", GATEWAY_PORT), timeout=10) as raw, \
             context.wrap_socket(raw, server_hostname="localhost") as tls:

@@ -5,7 +5,6 @@ topic the station file does not allow (MQTT v5 reason codes)."""
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import subprocess
@@ -18,11 +17,10 @@ import pytest
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from db.deploy import mosquitto_conf
 from db.deploy.stack_files import read_secret
 
-from services import Service, binary, tcp_ready
-from testkit import free_port, write_station
+import services
+from testkit import write_station
 
 ALLOWED = "dcs/demo/hv/module1/cmd/Off"
 NOT_ALLOWED = "dcs/demo/hv/module1/voltage_max/set"  # voltage_max is no MQTT-writable attribute
@@ -36,16 +34,9 @@ def stack(tmp_path_factory):
     done = subprocess.run([sys.executable, "-m", "trackerdcs", "stack", "init", str(path), "-d", str(out)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    port = free_port()
-    gen, secrets = out / "generated", out / "secrets"
-    paths = {"ca": gen / "tls/ca.crt", "cert": gen / "tls/mqtt.crt", "key": secrets / "tls_mqtt.key",
-             "passwd": gen / "mosquitto/passwd", "acl": gen / "mosquitto/acl", "data": tmp}
-    conf = tmp / "mosquitto.conf"
-    conf.write_text(mosquitto_conf.render(mosquitto_conf.Listener(port, "127.0.0.1"), {k: str(v) for k, v in paths.items()},
-                                          run_as="root" if os.geteuid() == 0 else None, persistence=False))
-    broker = Service("mosquitto", [binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)], tmp, port)
-    broker.start(tcp_ready(port))
-    yield {"port": port, "ca": str(paths["ca"]), "secrets": secrets, "out": out, "station": path, "tmp": tmp}
+    broker = services.stack_broker(out, tmp)
+    yield {"port": broker.port, "ca": str(out / "generated/tls/ca.crt"), "secrets": out / "secrets", "out": out,
+           "station": path, "tmp": tmp}
     broker.stop()
 
 

@@ -9,18 +9,30 @@ reply (``ok: false``) is shown to the operator as a notification with the gatewa
 
 Every generated node's id starts with ``tdcs.``: a re-export replaces those and keeps
 every other node of the flows file, so a flow a lab adds beside them survives.
+
+For a broker with TLS and accounts (the compose stack), the broker node gets a TLS
+configuration (the lab CA) and its credentials are written to ``flows_cred.json``, encrypted
+as Node-RED encrypts it (AES-256-CTR, the key the SHA-256 of the ``credentialSecret``). They
+hold ``${MQTT_USER}`` and ``${MQTT_PASSWORD}``, which Node-RED substitutes from its own
+environment: no password is written into the flows.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from db.config.classes import known_classes
 from db.config.station import DeviceConfig, LoadedStation
 
 PREFIX = "tdcs."
-BASE, THEME, BROKER = f"{PREFIX}ui-base", f"{PREFIX}ui-theme", f"{PREFIX}broker"
+BASE, THEME, BROKER, TLS = f"{PREFIX}ui-base", f"{PREFIX}ui-theme", f"{PREFIX}broker", f"{PREFIX}tls"
+BROKER_CREDENTIALS = {"user": "${MQTT_USER}", "password": "${MQTT_PASSWORD}"}
 POWER_COMMANDS = ("On", "Off", "Reset")
 
 REQUEST_JS = """// An operator action -> a gateway request with an id; the reply comes back on <topic>/reply.
@@ -73,8 +85,9 @@ def _slug(text: str) -> str:
 
 
 class _Flow:
-    def __init__(self, loaded: LoadedStation):
+    def __init__(self, loaded: LoadedStation, tls_ca: str | None):
         self.loaded = loaded
+        self.tls_ca = tls_ca
         self.prefix = loaded.station.bridge.mqtt.topic_prefix
         self.nodes: list[dict] = []
         self.y = 40
@@ -98,9 +111,14 @@ class _Flow:
                   "sizes": {"density": "default", "pagePadding": "12px", "groupGap": "12px",
                             "groupBorderRadius": "4px", "widgetGap": "12px"}})
         self.add({"id": BROKER, "type": "mqtt-broker", "name": "tracker-dcs broker", "broker": "${MQTT_HOST}",
-                  "port": "${MQTT_PORT}", "clientid": "", "autoConnect": True, "usetls": False, "protocolVersion": "4",
+                  "port": "${MQTT_PORT}", "clientid": "", "autoConnect": True, "usetls": self.tls_ca is not None,
+                  **({"tls": TLS} if self.tls_ca else {}), "protocolVersion": "4",
                   "keepalive": "30", "cleansession": True, "autoUnsubscribe": True, "birthTopic": "", "closeTopic": "",
                   "willTopic": "", "userProps": "", "sessionExpiry": ""})
+        if self.tls_ca:
+            self.add({"id": TLS, "type": "tls-config", "name": "lab CA", "cert": "", "key": "", "ca": self.tls_ca,
+                      "certname": "", "keyname": "", "caname": "", "servername": "", "verifyservercert": True,
+                      "alpnprotocol": ""})
 
     def page(self, key: str, name: str, order: int, info: str) -> tuple[str, str]:
         tab, page = f"{PREFIX}tab.{key}", f"{PREFIX}page.{key}"
@@ -246,9 +264,10 @@ class _Flow:
                 self.device(tab, page, device, 2, notify)
 
 
-def flows(loaded: LoadedStation) -> list[dict]:
-    """The generated nodes (ids starting with ``tdcs.``)."""
-    flow = _Flow(loaded)
+def flows(loaded: LoadedStation, tls_ca: str | None = None) -> list[dict]:
+    """The generated nodes (ids starting with ``tdcs.``); with ``tls_ca`` (a path in Node-RED's
+    file system, or ``${VAR}``) the broker is reached over TLS, its server certificate checked."""
+    flow = _Flow(loaded, tls_ca)
     flow.config()
     by_name = {d.name: d for _, d in loaded.station.devices()}
     order = 1
@@ -275,9 +294,52 @@ def flows(loaded: LoadedStation) -> list[dict]:
     return flow.nodes
 
 
-def export(loaded: LoadedStation, out: Path) -> tuple[Path, int, int]:
+def _key(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def encrypt_credentials(secret: str, credentials: dict) -> dict:
+    """``flows_cred.json`` as Node-RED writes it: ``{"$": hex(iv) + base64(AES-256-CTR(json))}``."""
+    iv = os.urandom(16)
+    encryptor = Cipher(algorithms.AES(_key(secret)), modes.CTR(iv)).encryptor()
+    data = encryptor.update(json.dumps(credentials).encode()) + encryptor.finalize()
+    return {"$": iv.hex() + base64.b64encode(data).decode()}
+
+
+def decrypt_credentials(secret: str, stored: dict) -> dict:
+    """The credentials of a ``flows_cred.json``; ValueError when the secret is not the one it was
+    written with."""
+    text = stored.get("$") if isinstance(stored, dict) else None
+    if not isinstance(text, str) or len(text) < 32:
+        raise ValueError("not an encrypted Node-RED credentials file (no '$')")
+    decryptor = Cipher(algorithms.AES(_key(secret)), modes.CTR(bytes.fromhex(text[:32]))).decryptor()
+    plain = decryptor.update(base64.b64decode(text[32:])) + decryptor.finalize()
+    try:
+        return json.loads(plain.decode())
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("it was encrypted with another credential secret") from None
+
+
+def _write_credentials(path: Path, secret: str) -> None:
+    """Set the generated broker's credentials in ``path`` (flows_cred.json), keeping every other
+    node's (a lab's own flows)."""
+    credentials: dict = {}
+    if path.exists():
+        try:
+            credentials = decrypt_credentials(secret, json.loads(path.read_text()))
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+    credentials = {k: v for k, v in credentials.items() if not k.startswith(PREFIX)}
+    credentials[BROKER] = BROKER_CREDENTIALS
+    path.write_text(json.dumps(encrypt_credentials(secret, credentials)) + "\n")
+
+
+def export(loaded: LoadedStation, out: Path, tls_ca: str | None = None,
+           credential_secret: str | None = None) -> tuple[Path, int, int]:
     """Write ``out``/flows.json: the generated nodes, and every node of an existing flows file that
-    is not generated (a lab's own flows). Returns (path, generated, kept)."""
+    is not generated (a lab's own flows). With ``credential_secret`` (Node-RED's
+    ``credentialSecret``) the broker's account goes to ``out``/flows_cred.json as
+    ``${MQTT_USER}``/``${MQTT_PASSWORD}``. Returns (path, generated, kept)."""
     path = Path(out) / "flows.json"
     kept: list[dict] = []
     if path.exists():
@@ -288,7 +350,9 @@ def export(loaded: LoadedStation, out: Path) -> tuple[Path, int, int]:
         if not isinstance(existing, list):
             raise ValueError(f"{path} is not a Node-RED flows file (not a list of nodes)")
         kept = [n for n in existing if not str(n.get("id", "")).startswith(PREFIX)]
-    generated = flows(loaded)
+    generated = flows(loaded, tls_ca)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if credential_secret is not None:
+        _write_credentials(path.with_name("flows_cred.json"), credential_secret)
     path.write_text(json.dumps(kept + generated, indent=1) + "\n")
     return path, len(generated), len(kept)

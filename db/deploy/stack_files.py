@@ -4,7 +4,11 @@
                       (rotating one: delete its file, run init again, recreate its services)
     <dir>/generated/  derived from the station file and the secrets, written again each run:
                       mosquitto/mosquitto.conf, acl and passwd, tls/ca.crt, tls/mqtt.crt, tls/gateway.crt,
-                      nodered/admin.bcrypt
+                      nodered/admin.bcrypt, grafana/ (trackerdcs grafana export)
+    <dir>/generated/nodered/flows/
+                      the Node-RED flows (trackerdcs nodered export: TLS to the broker, its account
+                      in flows_cred.json): the generated ones written again each run, the lab's own
+                      (deployed from the editor into the same folder) kept
 
 Both folders are in .gitignore. Nothing here puts a secret on a command line or in an
 environment variable.
@@ -20,7 +24,7 @@ from pathlib import Path
 import bcrypt
 
 from db.config.station import LoadedStation
-from db.deploy import grafana_export, mosquitto_conf, mosquitto_passwd, mqtt_acl, pki
+from db.deploy import grafana_export, mosquitto_conf, mosquitto_passwd, mqtt_acl, nodered, pki
 
 # secret name -> how it is made ("token": 32 random bytes, url-safe; a plain value: that value)
 SECRETS: dict[str, str] = {
@@ -41,7 +45,8 @@ OWNERS: dict[str, int] = {
     "generated/mosquitto/passwd": 1883, "generated/mosquitto/acl": 1883, "generated/mosquitto/mosquitto.conf": 1883,
     "secrets/tls_mqtt.key": 1883,
     "secrets/nodered_credential_secret": 1000, "generated/nodered/admin.bcrypt": 1000,
-    "secrets/mqtt_nodered_pw": 1000,
+    "secrets/mqtt_nodered_pw": 1000, "generated/nodered/flows": 1000,
+    "generated/nodered/flows/flows.json": 1000, "generated/nodered/flows/flows_cred.json": 1000,
     "secrets/grafana_admin_pw": 472, "secrets/grafana_secret_key": 472,
     # the project image's user (docker/Dockerfile): the bridge's and the run store's credentials
     "secrets/mqtt_bridge_pw": 10001, "secrets/influx_bridge_auth": 10001,
@@ -50,6 +55,7 @@ OWNERS: dict[str, int] = {
 }
 # the names the broker and the gateway answer to, beside the ones given to init
 GRAFANA_DASHBOARDS = "/etc/grafana/dashboards"  # where compose.yaml mounts generated/grafana/dashboards
+NODERED_CA = "${MQTT_CA_FILE}"  # compose.yaml sets it to where it mounts generated/tls/ca.crt
 SERVICE_NAMES = {"mqtt": ["mosquitto", "localhost", "127.0.0.1"], "gateway": ["gateway", "localhost", "127.0.0.1"]}
 
 
@@ -128,6 +134,8 @@ def init(station: LoadedStation, out: Path, names: list[str] | None = None) -> W
     # Grafana's provisioning, exported from the station file (compose.yaml mounts both folders)
     written.generated += grafana_export.export(station, gen / "grafana", "influxdb2", "http://influxdb:8086", "grafana",
                                                "/run/secrets/influx_grafana_pw", GRAFANA_DASHBOARDS)
+    flows, _, _ = nodered.export(station, gen / "nodered" / "flows", NODERED_CA, secret("nodered_credential_secret"))
+    written.generated += [flows, flows.with_name("flows_cred.json")]
     _own(out)
     return written
 
