@@ -55,9 +55,12 @@ def main() -> None:
                 time.sleep(0.1)
             latencies = []
             for _ in range(args.trips):
+                before = json.loads(safety.last_trip).get("time", 0)
                 control.send("set humidity 95")
                 while safety.state() != tango.DevState.ALARM:
                     time.sleep(0.02)
+                while json.loads(safety.last_trip).get("time", 0) == before:  # recorded once its actions ended
+                    time.sleep(0.01)
                 latencies.append(json.loads(safety.last_trip)["latency_ms"])
                 control.send("set humidity 3")
                 while box.dew_point_margin < 10:
@@ -71,7 +74,7 @@ def main() -> None:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    print(f"interlock trips: {len(ordered)}; unsafe reading arrived -> HV Off issued: p50 {p50:.2f} ms, "
+    print(f"interlock trips: {len(ordered)}; unsafe reading arrived -> every action issued: p50 {p50:.2f} ms, "
           f"p99 {p99:.2f} ms, max {ordered[-1]:.2f} ms (target p99 < 100 ms beyond the debounce window; "
           f"the window here is 3 readings at 0.1 s)")
 

@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import tango
@@ -23,6 +24,7 @@ from tango.server import Device, attribute, command, device_property
 
 from devices import alarm_log
 from devices.property_checks import refuse_bad_properties
+from devices.safety.actions import ParallelActions
 from devices.safety.module import Module
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
 from devices.safety.sequence import Sequence, SequenceFailed
@@ -57,6 +59,12 @@ class _Forwarder:
         self.inbox.put((self.key, Sample(value, data.quality != _INVALID, stamp), received))
 
 
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, tango.DevFailed) and exc.args:
+        return exc.args[0].desc.strip()
+    return f"{type(exc).__name__}: {exc}"
+
+
 class SafetyInterlock(Device):
     """Software interlock: rules over other devices' readings, debounced and latched, acting by Tango commands."""
 
@@ -73,6 +81,8 @@ class SafetyInterlock(Device):
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._proxies: dict[str, tango.DeviceProxy] = {}
+        self._actions = ParallelActions(lambda device, cmd: self._proxy(device).command_inout(cmd), _describe)
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interlock-recorder")  # in trip order
         self._subscriptions = EventSubscriptions(self._proxy, tango.Database, name="interlock-restart-watcher")
         self._last_trip: dict = {}
         self._alarm_event = "{}"
@@ -113,6 +123,11 @@ class SafetyInterlock(Device):
             except tango.DevFailed as exc:  # stateless: only a device the database does not know gets here
                 log.error("cannot subscribe to %s/%s, a rule input: %s", device, attr, exc.args[0].desc.strip())
         log.info("subscribed to the %d inputs of the rules", len(self.engine.inputs()))
+        for device in sorted({a.device for state in self.engine.rules.values() for a in state.rule.actions}):
+            try:  # the action targets' proxies made now, not at the trip
+                self._proxy(device)
+            except tango.DevFailed as exc:
+                log.warning("no proxy yet for %s, a rule's action target: %s", device, exc.args[0].desc.strip())
         self._subscriptions.watch()
 
     def delete_device(self) -> None:
@@ -121,13 +136,18 @@ class SafetyInterlock(Device):
         if subscriber is not None:
             subscriber.join(timeout=30)
         self._subscriptions.close()
+        self._actions.close()
+        self._recorder.shutdown(wait=False)
 
     def _proxy(self, device: str) -> tango.DeviceProxy:
-        if device not in self._proxies:
+        """The cached proxy of ``device``. Made without a lock: making one talks to the device, so a
+        hung device would hold every other action worker behind it (two made at once: one is kept)."""
+        proxy = self._proxies.get(device)
+        if proxy is None:
             proxy = tango.DeviceProxy(device)
             proxy.set_timeout_millis(3000)
-            self._proxies[device] = proxy
-        return self._proxies[device]
+            proxy = self._proxies.setdefault(device, proxy)
+        return proxy
 
     # ---------------------------------------------------------------- worker
     def _run(self) -> None:
@@ -142,21 +162,25 @@ class SafetyInterlock(Device):
                 continue
             with self._lock:
                 trips = self.engine.update(key, sample)
-            for trip in trips:
-                self._act(trip, received)
+            if trips:
+                self._act(trips, received)
             self._publish()
 
-    def _act(self, trip: Trip, received: float) -> None:
-        results = []
-        for action in trip.actions:
-            issued = time.time()
-            try:
-                self._proxy(action.device).command_inout(action.command)
-                result = "ok"
-            except tango.DevFailed as exc:
-                result = f"failed: {exc.args[0].desc.strip()}"
-            results.append({"device": action.device, "command": action.command, "issued": issued, "result": result})
-        latency_ms = (results[0]["issued"] - received) * 1e3 if results else 0.0
+    def _act(self, trips: list[Trip], received: float) -> None:
+        """Every action of every trip sent at once, and nothing waited for here: a slow or dead
+        device delays neither the other actions nor the next readings. Each trip is recorded
+        with its actions' results when they have all ended (within their devices' timeout)."""
+        for trip in trips:
+            self._recorder.submit(self._record_trip, trip, self._actions.start(trip.actions), received)
+
+    def _record_trip(self, trip: Trip, futures: list, received: float) -> None:
+        try:
+            self._write_trip(trip, [f.result() for f in futures], received)
+        except Exception:  # noqa: BLE001 - on the recorder thread: logged, the next trip still recorded
+            log.exception("recording the trip of %s failed", trip.rule)
+
+    def _write_trip(self, trip: Trip, results: list[dict], received: float) -> None:
+        latency_ms = (max(r["issued"] for r in results) - received) * 1e3 if results else 0.0
         self.trip_latencies_ms.append(latency_ms)
         record = {"rule": trip.rule, "time": trip.time, "values": trip.values, "actions": results,
                   "latency_ms": round(latency_ms, 3)}
