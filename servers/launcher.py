@@ -93,9 +93,30 @@ def running_launcher(station: LoadedStation) -> int | None:
     return pid if pid is not None and process.pid_alive(pid) else None
 
 
+def station_ports(station: LoadedStation) -> frozenset[int]:
+    """Every port the station file pins (database, broker, run store, emulators and their control
+    ports, servers and their ZMQ ports): a port the launcher picks is never one of them."""
+    s = station.station
+    ports = {server.port + offset for server in s.servers if server.port
+             for offset in (0, ZMQ_EVENT_OFFSET, ZMQ_HEARTBEAT_OFFSET)}
+    for instrument in s.instruments.values():
+        if instrument.emulated and instrument.tcp_address is not None:
+            ports |= {instrument.tcp_address[1], instrument.control_port}
+        elif instrument.emulated and instrument.emulator.control_port is not None:
+            ports.add(instrument.emulator.control_port)
+    if s.tango.database.embedded is not None:
+        ports.add(s.tango.database.embedded.port)
+    if s.runs.store.embedded is not None:
+        ports.add(s.runs.store.embedded.port)
+    if s.bridge.mqtt.runs_embedded:
+        ports.add(s.bridge.mqtt.broker[1])
+    return frozenset(ports)
+
+
 class StationLauncher:
     def __init__(self, station: LoadedStation):
         self.station = station
+        self._station_ports = station_ports(station)
         self.children: list[Child] = []
         self.database_child: subprocess.Popen | None = None
         self._stop = threading.Event()
@@ -219,7 +240,7 @@ class StationLauncher:
             executable, instance = server.name.split("/", 1)
 
             def spec(server=server, executable=executable, instance=instance):
-                port = server.port or process.free_port()
+                port = server.port or process.free_port(avoid=self._station_ports)
                 args = [sys.executable, "-m", "servers.device_server", executable, instance,
                         "-ORBendPoint", f"giop:tcp:127.0.0.1:{port}"]
                 if server.port:  # the station file's fixed ports, as `trackerdcs serve` uses them

@@ -442,8 +442,8 @@ class _Checker:
             if not isinstance(port, int):
                 return
             if port in used:
-                self.add(path, f"port {port} ({what}) is already used at {dotted(used[port])}")
-            used.setdefault(port, path)
+                self.add(path, f"port {port} ({what}) is already used at {dotted(used[port][0])} ({used[port][1]})")
+            used.setdefault(port, (path, what))
 
         try:
             db = data["tango"]["database"]["embedded"]
@@ -462,9 +462,11 @@ class _Checker:
                     claim(int(match["port"]), ("instruments", name, "resource"), "emulator")
                     control = (instrument.get("emulator") or {}).get("control_port") if isinstance(instrument.get("emulator"), dict) else None
                     claim(control if control is not None else int(match["port"]) + 1, ("instruments", name, "emulator"), "emulator control")
-        for i, server in enumerate(servers):
-            if isinstance(server, dict):
-                claim(server.get("port"), ("servers", i, "port"), "device server")
+        for i, server in enumerate(servers):  # a pinned server also pins its ZMQ ports: port + 1 and + 2
+            if isinstance(server, dict) and isinstance(server.get("port"), int):
+                for offset, what in ((0, "device server"), (1, "that server's ZMQ event port"),
+                                     (2, "that server's ZMQ heartbeat port")):
+                    claim(server["port"] + offset, ("servers", i, "port"), what)
 
 
 def _rule_path(text: str) -> tuple:

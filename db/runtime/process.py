@@ -11,6 +11,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -30,8 +31,14 @@ def _ephemeral_range() -> tuple[int, int]:
         return 32768, 60999
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on now, outside the kernel's ephemeral range.
+_handed_out: set[int] = set()  # every port free_port gave in this process: never given twice
+_handed_out_lock = threading.Lock()
+
+
+def free_port(host: str = "127.0.0.1", avoid: frozenset[int] | set[int] = frozenset()) -> int:
+    """A port nobody listens on now, outside the kernel's ephemeral range, never one this
+    process handed out before (a server started but not bound yet does not listen) nor one
+    in ``avoid`` (the station file's own ports).
 
     A port the kernel hands out as the local end of outgoing connections
     (the ephemeral range) can be taken by any connect() between choosing it
@@ -40,17 +47,25 @@ def free_port(host: str = "127.0.0.1") -> int:
     handed out that way."""
     low, _ = _ephemeral_range()
     candidates = range(LOWEST_PORT, low)
-    for _ in range(200 if len(candidates) > 1000 else 0):
-        port = random.choice(candidates)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind((host, port))
-            except OSError:
+    with _handed_out_lock:
+        for _ in range(400 if len(candidates) > 1000 else 0):
+            port = random.choice(candidates)
+            if port in _handed_out or port in avoid:
                 continue
-        return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # no room below the range: any free port
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((host, port))
+                except OSError:
+                    continue
+            _handed_out.add(port)
+            return port
+        while True:  # no room below the range: a free port the kernel picks
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = sock.getsockname()[1]
+            if port not in _handed_out and port not in avoid:
+                _handed_out.add(port)
+                return port
 
 
 def check_port_free(host: str, port: int, what: str) -> None:
