@@ -67,3 +67,11 @@ def test_the_launchers_ports_for_80_servers_are_all_different_and_none_is_the_st
     picked = [process.free_port(avoid=pinned) for _ in range(3 * SERVERS)]
     assert len(set(picked)) == len(picked), "a port was given twice"
     assert not set(picked) & pinned, "a port the station file pins was given to a server"
+
+
+def test_a_block_of_three_shares_no_port_with_single_ports_given_before_or_after():
+    singles = {process.free_port() for _ in range(50)}
+    blocks = [process.free_ports(3) for _ in range(30)]
+    taken = {first + o for first in blocks for o in range(3)}
+    assert len(taken) == 90 and not taken & singles
+    assert not {process.free_port() for _ in range(50)} & (taken | singles)

@@ -6,7 +6,6 @@ waiting with a deadline, and emulators served in this process.
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
@@ -19,36 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "stations" / "demo.yaml"
 
 
-_HANDED_OUT: set[int] = set()
-
-
 def free_port() -> int:
-    """A free port below the ephemeral range (db/runtime/process.py), never one handed out before in this
-    test run: two ports asked for in a row (the emulators of one station file) must differ."""
-    while True:
-        port = process.free_port()
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+    """A free port below the ephemeral range, never one handed out before in this process
+    (db/runtime/process.py keeps them: the launcher of a test's station shares the registry)."""
+    return process.free_port()
 
 
 def free_ports(count: int) -> int:
     """The first of ``count`` consecutive free ports (a server's GIOP port and its ZMQ ports + 1, + 2)."""
-    while True:
-        first = free_port()
-        rest = range(first + 1, first + count)
-        if all(p not in _HANDED_OUT and _bindable(p) for p in rest):
-            _HANDED_OUT.update(rest)
-            return first
+    return process.free_ports(count)
 
 
 class Emulator:

@@ -68,6 +68,27 @@ def free_port(host: str = "127.0.0.1", avoid: frozenset[int] | set[int] = frozen
                 return port
 
 
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def free_ports(count: int, host: str = "127.0.0.1", avoid: frozenset[int] | set[int] = frozenset()) -> int:
+    """The first of ``count`` consecutive free ports, none given before (a server pinned on a
+    port also takes the next two for its ZMQ events and heartbeats)."""
+    while True:
+        first = free_port(host, avoid)
+        rest = range(first + 1, first + count)
+        with _handed_out_lock:
+            if all(p not in _handed_out and p not in avoid and _bindable(host, p) for p in rest):
+                _handed_out.update(rest)
+                return first
+
+
 def check_port_free(host: str, port: int, what: str) -> None:
     """Raise PortTaken when something listens on the port. SO_REUSEADDR as the servers
     themselves set it: connections of a just-stopped station lingering in TIME_WAIT do
