@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tango import AttrQuality, DevState
+from tango.server import Device, attribute
 
 from devices.property_checks import refuse_bad_properties
 
@@ -34,6 +35,26 @@ def events(abs_change: float | None = None) -> dict:
         archive_event_detect=True,
         **criteria,
     )
+
+
+HEARTBEAT = "heartbeat"
+
+
+class HeartbeatDevice(Device):
+    """A device whose poll loop beats: ``heartbeat`` counts its polls and goes out as a change
+    event at every one, on the same ZMQ event channel as the readings. A subscriber that stops
+    receiving it knows that the channel is dead even when the device still answers calls and its
+    readings do not change (change events of a constant value never come): the interlock counts
+    such a device's inputs as stale, so unsafe."""
+
+    @attribute(dtype=int, doc="polls done since the device started; a change event at each poll (liveness)",
+               change_event_implemented=True, change_event_detect=False)
+    def heartbeat(self) -> int:
+        return getattr(self, "_beats", 0)
+
+    def beat(self) -> None:
+        self._beats = getattr(self, "_beats", 0) + 1
+        self.push_change_event(HEARTBEAT, self._beats)
 
 
 def quality(valid: bool) -> AttrQuality:

@@ -269,7 +269,8 @@ class StationPanel(Qt.QMainWindow):
             names = list(proxy.get_attribute_list())
         except tango.DevFailed:
             return ["State", "Status"]
-        return ["State", "Status"] + [n for n in names if n not in ("State", "Status")]
+        hidden = ("State", "Status", "heartbeat")  # heartbeat: the interlock's liveness counter, not for people
+        return ["State", "Status"] + [n for n in names if n not in hidden]
 
     # -------------------------------------------------------------- trends
     def _trends(self) -> Qt.QWidget:

@@ -7,11 +7,12 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
+# iptables: tests/test_interlock_liveness.py blocks one server's ZMQ event port on loopback.
 # Services the tests start themselves (never as system services): mosquitto,
 # InfluxDB 1.x, VictoriaMetrics; Node.js + npm for Node-RED; chromium for the dashboard test
 # (Playwright drives Debian's chromium; never `playwright install`); docker.io and debootstrap for the
 # stack test (tests/test_stack.py starts a private engine; the system service is never used).
-APT_PACKAGES="python3-venv docker.io debootstrap chromium mosquitto mosquitto-clients influxdb victoria-metrics tango-starter tango-test nodejs npm openssl libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0"
+APT_PACKAGES="python3-venv docker.io iptables debootstrap chromium mosquitto mosquitto-clients influxdb victoria-metrics tango-starter tango-test nodejs npm openssl libgl1 libegl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0"
 missing=""
 for pkg in $APT_PACKAGES; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"

@@ -80,3 +80,20 @@ def start_station(path: Path) -> StationLauncher:
     thread.start()
     launcher.supervisor_thread = thread
     return launcher
+
+
+def switch_on(lvs, hv, volts: float = 50.0) -> None:
+    """LV channels at 2.5 V on, then the HV ramped to ``volts`` at 50 V/s (the interlock's permit asked)."""
+    import tango
+
+    from testkit import wait_for
+
+    for lv in lvs:
+        lv.current_limit = 1.0
+        lv.voltage_setpoint = 2.5
+        lv.On()
+    wait_for(lambda: all(lv.state() == tango.DevState.ON for lv in lvs), what="LV on")
+    hv.ramp_rate = 50
+    hv.voltage_setpoint = volts
+    hv.On()
+    wait_for(lambda: hv.state() == tango.DevState.ON, timeout_s=10, what="HV on")

@@ -27,7 +27,7 @@ ONE_SHOT = {"tango-config"}
 LOOPBACK_ONLY = {"tango-db", "influxdb", "mongodb", "grafana", "nodered"}
 GENERATED = {"generated/tls/ca.crt", "generated/tls/mqtt.crt", "generated/tls/gateway.crt",
              "generated/mosquitto/mosquitto.conf", "generated/mosquitto/passwd", "generated/mosquitto/acl",
-             "generated/nodered/admin.bcrypt", "generated/nodered/flows", "generated/grafana/provisioning",
+             "generated/nodered/admin.bcrypt", "generated/nodered/data", "generated/grafana/provisioning",
              "generated/grafana/dashboards"}  # what `trackerdcs stack init` writes
 MADE_SECRETS = set(SECRETS) | {"tls_ca.key", "tls_mqtt.key", "tls_gateway.key"}
 

@@ -109,8 +109,8 @@ def test_grace_period_suppresses_trips():
 
 def test_lv_lost_only_matters_while_hv_is_on():
     e = engine()
-    assert not e.update(("state", LV), Sample("OFF", True, 1))
     assert not e.update(("state", HV), Sample("OFF", True, 1))
+    assert not e.update(("state", LV), Sample("OFF", True, 1))
     e.update(("state", LV), Sample("ON", True, 2))
     e.update(("state", HV), Sample("ON", True, 3))
     assert [t.rule for t in e.update(("state", LV), Sample("FAULT", True, 4))] == ["lv-lost"]
@@ -149,3 +149,14 @@ def test_bad_rules_are_refused_with_the_key(change, message):
     with pytest.raises(RuleError) as info:
         parse_rules(bad, "demo/safety/interlock")
     assert message in str(info.value) and str(info.value).startswith("safety.")
+
+
+def test_an_input_never_read_or_unknown_is_unsafe_for_a_rule_and_no_permission():
+    e = engine()  # the HV's state never read: it may be on, so LV lost trips (the HV Off is safe)
+    assert [t.rule for t in e.update(("state", LV), Sample("OFF", True, 1))] == ["lv-lost"]
+    e = engine()
+    e.update(("state", HV), Sample("ON", True, 1))
+    e.update(("state", LV), Sample("ON", True, 1))
+    assert e.permit(HV, "On") is None
+    e.update(("state", LV), Sample("UNKNOWN", False, 2))  # its device went silent: not a permission
+    assert e.permit(HV, "On") is not None

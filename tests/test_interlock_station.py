@@ -8,7 +8,7 @@ import time
 import pytest
 import tango
 
-from conftest import emulator_control, start_station
+from conftest import emulator_control, start_station, switch_on
 from testkit import wait_for, write_station
 
 HV, LV, SENSOR, SAFETY = "demo/hv/module1", "demo/lv/module1-ch1", "demo/env/coldbox", "demo/safety/interlock"
@@ -37,14 +37,7 @@ def powered(launcher):
     """LV on, HV at 50 V; afterwards everything off and every rule reset."""
     lv, hv, safety = proxy(launcher, LV), proxy(launcher, HV), proxy(launcher, SAFETY)
     wait_for(lambda: safety.state() == tango.DevState.ON, timeout_s=15, what="interlock armed")
-    lv.current_limit = 1.0
-    lv.voltage_setpoint = 2.5
-    lv.On()
-    wait_for(lambda: lv.state() == tango.DevState.ON, what="LV on")
-    hv.ramp_rate = 50
-    hv.voltage_setpoint = 50
-    hv.On()
-    wait_for(lambda: hv.state() == tango.DevState.ON, timeout_s=10, what="HV on")
+    switch_on([lv], hv)
     yield lv, hv, safety
     for name in ("hv-k2410", "lv-hmp4040", "coldbox-sht85"):
         emulator_control(launcher.station, name).send("restore")

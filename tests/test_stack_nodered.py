@@ -43,8 +43,8 @@ def stack(tmp_path_factory):
     for name in ("nodered_credential_secret", "mqtt_nodered_pw"):
         shutil.copy(secrets / name, run_secrets / name)
     shutil.copy(gen / "nodered" / "admin.bcrypt", run_secrets / "nodered_admin_bcrypt")
-    data = tmp / "flows"  # generated/nodered/flows, which compose.yaml mounts at /data/flows
-    shutil.copytree(gen / "nodered" / "flows", data)
+    data = tmp / "data"  # generated/nodered/data, which compose.yaml mounts at /data
+    shutil.copytree(gen / "nodered" / "data", data)
     broker = services.stack_broker(out, tmp)
     port = services.free_port()
     env = dict(os.environ, NODE_RED_SECRETS_DIR=str(run_secrets), NODE_RED_USER_DIR=str(data), NODE_RED_PORT=str(port),
@@ -65,11 +65,11 @@ def stack(tmp_path_factory):
 
 
 def test_init_writes_tls_flows_whose_credentials_are_placeholders(stack):
-    flows = json.loads((stack["gen"] / "nodered/flows/flows.json").read_text())
+    flows = json.loads((stack["gen"] / "nodered/data/flows.json").read_text())
     broker = next(n for n in flows if n["id"] == nodered.BROKER)
     assert broker["usetls"] is True and broker["tls"] == nodered.TLS
     assert next(n for n in flows if n["id"] == nodered.TLS)["ca"] == "${MQTT_CA_FILE}"
-    stored = json.loads((stack["gen"] / "nodered/flows/flows_cred.json").read_text())
+    stored = json.loads((stack["gen"] / "nodered/data/flows_cred.json").read_text())
     password = read_secret(stack["secrets"], "mqtt_nodered_pw")
     assert password not in json.dumps(stored) and password not in json.dumps(flows)
     secret = read_secret(stack["secrets"], "nodered_credential_secret")

@@ -327,6 +327,9 @@ class GradingConfig(Strict):
     max_dead: int = Field(default=5, ge=0)
 
 
+SILENT_POLLS, SILENT_MIN_S = 6, 3.0  # an input device without a heartbeat for this long: its inputs are stale
+
+
 class RunsConfig(Strict):
     store: RunStoreConfig = RunStoreConfig()
     grading: GradingConfig = GradingConfig()
@@ -401,6 +404,7 @@ class LoadedStation:
                     modules=json.dumps([m.model_dump(mode="json") for m in self.station.modules], sort_keys=True),
                     grace_period=safety.grace_period,
                     trip_log=str(self.data_dir / "log" / "alarms.jsonl"),
+                    heartbeats=json.dumps(self.heartbeat_bounds(), sort_keys=True),
                 )
             elif any(str(p.get("device", "")).lower() == device.name for p in safety.permits):
                 properties["interlock"] = safety.device
@@ -422,6 +426,31 @@ class LoadedStation:
             if steps is not None:
                 properties["steps"] = json.dumps(steps)
         return properties
+
+    def heartbeat_bounds(self) -> dict[str, float]:
+        """The interlock's input devices that beat (a ``heartbeat`` attribute), each with the
+        seconds of silence after which its inputs count as stale: SILENT_POLLS polling periods,
+        at least SILENT_MIN_S (a loaded machine must not trip a healthy station)."""
+        from db.config.classes import known_classes
+        from devices.safety.rules import parse_rules
+
+        safety = self.station.safety
+        if safety is None:
+            return {}
+        rules, permits = parse_rules({"rules": safety.rules, "permits": safety.permits}, safety.device)
+        conditions = [r.condition for r in rules] + [c for p in permits for c in p.requires]
+        inputs = {name if kind == "state" else name.rsplit("/", 1)[0]
+                  for condition in conditions for kind, name in condition.inputs()}
+        classes = known_classes()
+        bounds = {}
+        for _, device in self.station.devices():
+            info = classes.get(device.class_)
+            if device.name not in inputs or info is None or "heartbeat" not in info.attributes:
+                continue
+            default = info.properties["poll_period"].default if "poll_period" in info.properties else 1.0
+            period = float(device.properties.get("poll_period", default))
+            bounds[device.name] = round(max(SILENT_POLLS * period, SILENT_MIN_S), 3)
+        return bounds
 
     def ph2acf_dir(self, instrument_name: str) -> Path:
         """An emulated FC7's Ph2_ACF base directory (RunNumbers.dat, settings/, Results/)."""

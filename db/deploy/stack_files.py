@@ -5,8 +5,8 @@
     <dir>/generated/  derived from the station file and the secrets, written again each run:
                       mosquitto/mosquitto.conf, acl and passwd, tls/ca.crt, tls/mqtt.crt, tls/gateway.crt,
                       nodered/admin.bcrypt, grafana/ (trackerdcs grafana export)
-    <dir>/generated/nodered/flows/
-                      the Node-RED flows (trackerdcs nodered export: TLS to the broker, its account
+    <dir>/generated/nodered/data/
+                      Node-RED's user folder (/data): the flows (trackerdcs nodered export: TLS to the broker, its account
                       in flows_cred.json): the generated ones written again each run, the lab's own
                       (deployed from the editor into the same folder) kept
 
@@ -45,8 +45,8 @@ OWNERS: dict[str, int] = {
     "generated/mosquitto/passwd": 1883, "generated/mosquitto/acl": 1883, "generated/mosquitto/mosquitto.conf": 1883,
     "secrets/tls_mqtt.key": 1883,
     "secrets/nodered_credential_secret": 1000, "generated/nodered/admin.bcrypt": 1000,
-    "secrets/mqtt_nodered_pw": 1000, "generated/nodered/flows": 1000,
-    "generated/nodered/flows/flows.json": 1000, "generated/nodered/flows/flows_cred.json": 1000,
+    "secrets/mqtt_nodered_pw": 1000, "generated/nodered/data": 1000,
+    "generated/nodered/data/flows.json": 1000, "generated/nodered/data/flows_cred.json": 1000,
     "secrets/grafana_admin_pw": 472, "secrets/grafana_secret_key": 472,
     # the project image's user (docker/Dockerfile): the bridge's and the run store's credentials
     "secrets/mqtt_bridge_pw": 10001, "secrets/influx_bridge_auth": 10001,
@@ -134,7 +134,7 @@ def init(station: LoadedStation, out: Path, names: list[str] | None = None) -> W
     # Grafana's provisioning, exported from the station file (compose.yaml mounts both folders)
     written.generated += grafana_export.export(station, gen / "grafana", "influxdb2", "http://influxdb:8086", "grafana",
                                                "/run/secrets/influx_grafana_pw", GRAFANA_DASHBOARDS)
-    flows, _, _ = nodered.export(station, gen / "nodered" / "flows", NODERED_CA, secret("nodered_credential_secret"))
+    flows, _, _ = nodered.export(station, gen / "nodered" / "data", NODERED_CA, secret("nodered_credential_secret"))
     written.generated += [flows, flows.with_name("flows_cred.json")]
     _own(out)
     return written

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import tango
 from tango import AttrWriteType
-from tango.server import Device, attribute, command, device_property
+from tango.server import attribute, command, device_property
 
 from devices.chiller.manager import ChillerManager, ChillerStatus, SetpointRefused
 from devices.models import open_driver
 from devices.polling import CommandRefused
-from devices.tango_events import events, publish_state, push, quality, start_manager, stop_manager
+from devices.tango_events import HeartbeatDevice, events, publish_state, push, quality, start_manager, stop_manager
 
 
-class Chiller(Device):
+class Chiller(HeartbeatDevice):
     """A Julabo circulator cooling the cold box: setpoint within limits, Start/Stop, bath temperature."""
 
     model = device_property(dtype=str, doc="circulator model: julabo")
@@ -34,6 +34,7 @@ class Chiller(Device):
         self.manager = None
 
     def _on_update(self, status: ChillerStatus) -> None:
+        self.beat()
         previous, self._status = self._status, status
         publish_state(self, status.state, status.status, previous.status)
         if status.valid:

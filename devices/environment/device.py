@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from tango.server import Device, attribute, device_property
+from tango.server import attribute, device_property
 
 from devices.environment.manager import ClimateStatus, EnvironmentSensorManager
 from devices.models import open_driver
-from devices.tango_events import events, publish_state, push, quality, start_manager, stop_manager
+from devices.tango_events import HeartbeatDevice, events, publish_state, push, quality, start_manager, stop_manager
 
 FIELDS = ("temperature", "humidity", "dew_point", "dew_point_margin")
 
 
-class EnvironmentSensor(Device):
+class EnvironmentSensor(HeartbeatDevice):
     """Temperature, humidity and dew point of a cold box (DHT22 sketch on serial, or SHT85 readout)."""
 
     model = device_property(dtype=str, doc="sensor model: dht22 (Arduino sketch, serial) or sht85 (SCPI readout)")
@@ -33,6 +33,7 @@ class EnvironmentSensor(Device):
         self.manager = None
 
     def _on_update(self, status: ClimateStatus) -> None:
+        self.beat()
         previous, self._status = self._status, status
         publish_state(self, status.state, status.status, previous.status)
         if status.time:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import tango
 from tango import AttrQuality, AttrWriteType, DevState
-from tango.server import Device, attribute, command, device_property
+from tango.server import attribute, command, device_property
 
 from devices.polling import CommandRefused
 from devices.power_supply.manager import PowerSupplyChannelManager
 from devices.power_supply.model import ChannelLimits, ChannelState, ChannelStatus, LimitError
 from devices.power_supply.pool import DriverPool
 from devices.property_checks import refuse_bad_properties
-from devices.tango_events import events, own_properties
+from devices.tango_events import HeartbeatDevice, events, own_properties
 
 _STATES = {
     ChannelState.INIT: DevState.INIT,
@@ -44,7 +44,7 @@ def _refuse(reason: str, exc: Exception, origin: str):
     tango.Except.throw_exception(reason, str(exc), origin)
 
 
-class PowerSupplyChannel(Device):
+class PowerSupplyChannel(HeartbeatDevice):
     """One output channel of a power supply: an HMP4040 LV channel or a Keithley 2410 HV output."""
 
     pool = DriverPool()  # channels of one instrument share its connection
@@ -105,6 +105,7 @@ class PowerSupplyChannel(Device):
 
     # ---------------------------------------------------------------- events
     def _on_update(self, status: ChannelStatus) -> None:
+        self.beat()
         previous, self._status = self._status, status
         state = _STATES[status.state]
         if state != self.get_state():

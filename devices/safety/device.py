@@ -25,11 +25,12 @@ from tango.server import Device, attribute, command, device_property
 from devices import alarm_log
 from devices.property_checks import refuse_bad_properties
 from devices.safety.actions import ParallelActions
+from devices.safety.liveness import Liveness
 from devices.safety.module import Module
 from devices.safety.rules import Engine, RuleError, Sample, Trip, parse_rules
 from devices.safety.sequence import Sequence, SequenceFailed
 from devices.subscriptions import EventSubscriptions
-from devices.tango_events import own_properties
+from devices.tango_events import HEARTBEAT, own_properties
 
 log = logging.getLogger(__name__)
 _INVALID = tango.AttrQuality.ATTR_INVALID
@@ -65,6 +66,26 @@ def _describe(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+class _Beats:
+    """Event callback of an input device's heartbeat: note that it beats (errors are silence)."""
+
+    def __init__(self, device: str, liveness: Liveness):
+        self.device, self.liveness = device, liveness
+
+    def push_event(self, event) -> None:
+        if not event.err:
+            self.liveness.beat(self.device)
+
+
+def _device_of(key: tuple[str, str]) -> str:
+    kind, name = key
+    return name if kind == "state" else name.rsplit("/", 1)[0]
+
+
+CHECK_PERIOD_S = 0.2  # how often silent and never-read inputs are fed to the rules as unknown
+SUBSCRIBED_MARGIN_S = 2.0  # after the subscriptions: an input whose first event has not come yet is unknown
+
+
 class SafetyInterlock(Device):
     """Software interlock: rules over other devices' readings, debounced and latched, acting by Tango commands."""
 
@@ -72,6 +93,9 @@ class SafetyInterlock(Device):
     grace_period = device_property(dtype=float, default_value=15.0, doc="seconds after start before a rule may trip")
     trip_log = device_property(dtype=str, default_value="", doc="JSON-lines file of trips (alarm records); empty: none")
     modules = device_property(dtype=str, default_value="[]", doc="the station file's modules as JSON (config apply writes it)")
+    heartbeats = device_property(dtype=str, default_value="{}",
+                                 doc="input devices that beat, as JSON {device: seconds}: silent longer, their inputs "
+                                     "are stale (config apply writes it: several polling periods)")
 
     def init_device(self) -> None:
         super().init_device()
@@ -85,8 +109,10 @@ class SafetyInterlock(Device):
         self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="interlock-recorder")  # in trip order
         self._subscriptions = EventSubscriptions(self._proxy, tango.Database, name="interlock-restart-watcher")
         self._last_trip: dict = {}
+        self._liveness = Liveness({})
+        self._synthetic: set[tuple[str, str]] = set()  # inputs whose sample now is "unknown", fed by the checks
         self._alarm_event = "{}"
-        self._sequence_thread: threading.Thread | None = None
+        self._sequences: dict[str, threading.Thread] = {}
         self._sequence_log: list[str] = []
         try:
             self._modules = {m.name: m for m in (Module.model_validate(raw) for raw in json.loads(self.modules))}
@@ -103,6 +129,13 @@ class SafetyInterlock(Device):
             self.set_status(f"configuration error: {exc}")
             return
         self.engine = Engine(parsed_rules, permits, self.grace_period)
+        try:
+            bounds = {str(k).lower(): float(v) for k, v in json.loads(self.heartbeats).items()}
+        except (ValueError, TypeError, AttributeError) as exc:
+            bounds = {}
+            log.error("bad heartbeats property (no liveness checks): %s", exc)
+        inputs = {_device_of(k) for k in self.engine.inputs()}
+        self._liveness = Liveness({d: b for d, b in bounds.items() if d in inputs})
         self._restore_latches()
         self._worker = threading.Thread(target=self._run, name="interlock", daemon=True)
         self._worker.start()
@@ -123,6 +156,13 @@ class SafetyInterlock(Device):
             except tango.DevFailed as exc:  # stateless: only a device the database does not know gets here
                 log.error("cannot subscribe to %s/%s, a rule input: %s", device, attr, exc.args[0].desc.strip())
         log.info("subscribed to the %d inputs of the rules", len(self.engine.inputs()))
+        self._liveness.restart()
+        for device in sorted(self._liveness.bounds):
+            try:
+                self._subscriptions.add(device, HEARTBEAT, tango.EventType.CHANGE_EVENT, _Beats(device, self._liveness))
+            except tango.DevFailed as exc:
+                log.error("cannot subscribe to the heartbeat of %s: %s", device, exc.args[0].desc.strip())
+        self._subscribed_at = time.time()  # from now on an input never read is unknown, so unsafe
         for device in sorted({a.device for state in self.engine.rules.values() for a in state.rule.actions}):
             try:  # the action targets' proxies made now, not at the trip
                 self._proxy(device)
@@ -152,19 +192,68 @@ class SafetyInterlock(Device):
     # ---------------------------------------------------------------- worker
     def _run(self) -> None:
         was_grace = True
+        checked = 0.0
         while not self._stop.is_set():
             try:
-                key, sample, received = self._inbox.get(timeout=0.5)
+                key, sample, received = self._inbox.get(timeout=CHECK_PERIOD_S)
             except queue.Empty:
-                if was_grace and not self.engine.in_grace:
-                    was_grace = False
-                    self._publish()
-                continue
-            with self._lock:
-                trips = self.engine.update(key, sample)
-            if trips:
-                self._act(trips, received)
+                key = None
+            if key is not None:
+                with self._lock:
+                    self._synthetic.discard(key)
+                    trips = self.engine.update(key, sample)
+                if trips:
+                    self._act(trips, received)
+            if time.monotonic() - checked >= CHECK_PERIOD_S:
+                checked = time.monotonic()
+                self._check_unknown()
+            if key is not None or (was_grace and not self.engine.in_grace):
+                was_grace = self.engine.in_grace
+                self._publish()
+
+    def _check_unknown(self) -> None:
+        """Once armed: every input never read, or of a device whose heartbeat stopped, is fed to
+        the rules as unknown (unsafe) at each check, so their debounce counts it like readings.
+        A device that beats again has its inputs read at once (their change events may not come
+        again: a constant value sends none)."""
+        subscribed_at = getattr(self, "_subscribed_at", None)
+        if self.engine.in_grace or subscribed_at is None or time.time() - subscribed_at < SUBSCRIBED_MARGIN_S:
+            return
+        silent, resumed = self._liveness.check()
+        for key in sorted(k for k in self.engine.inputs() if _device_of(k) in resumed):
+            self._refresh(key)
+        now = time.time()
+        with self._lock:
+            unknown = sorted(k for k in self.engine.inputs()
+                             if k not in self.engine.samples or k in self._synthetic or _device_of(k) in silent)
+            trips = []
+            for key in unknown:
+                self._synthetic.add(key)
+                trips += self.engine.update(key, Sample("UNKNOWN" if key[0] == "state" else None, False, now))
+        if trips:
+            self._act(trips, now)
+        if trips or resumed or silent != getattr(self, "_published_silent", set()):
+            self._published_silent = set(silent)
             self._publish()
+
+    def _refresh(self, key: tuple[str, str]) -> None:
+        kind, name = key
+        try:
+            proxy = self._proxy(_device_of(key))
+            if kind == "state":
+                sample = Sample(str(proxy.state()), True, time.time())
+            else:
+                data = proxy.read_attribute(name.rsplit("/", 1)[1])
+                value = data.value.item() if hasattr(data.value, "item") else data.value
+                sample = Sample(value, data.quality != _INVALID, data.time.totime())
+        except tango.DevFailed as exc:
+            log.warning("%s beats again but cannot be read: %s", _device_of(key), exc.args[0].desc.strip())
+            return
+        with self._lock:
+            self._synthetic.discard(key)
+            trips = self.engine.update(key, sample)
+        if trips:
+            self._act(trips, time.time())
 
     def _act(self, trips: list[Trip], received: float) -> None:
         """Every action of every trip sent at once, and nothing waited for here: a slow or dead
@@ -221,6 +310,10 @@ class SafetyInterlock(Device):
             unsafe = [n for n, s in engine.rules.items() if s.unsafe]
             state = DevState.ON
             status = "all rules clear" if not unsafe else "unsafe, not tripped yet: " + ", ".join(unsafe)
+        silent = sorted(self._liveness.silent)
+        if silent:
+            status += "; silent (no heartbeat, inputs stale): " + ", ".join(
+                f"{d} for {self._liveness.quiet_for(d):.1f} s" for d in silent)
         if state != self.get_state():
             self.set_state(state)
             self.push_change_event("State", state)
@@ -273,34 +366,42 @@ class SafetyInterlock(Device):
         self._publish()
 
     # ----------------------------------------------------------- sequencing
-    @attribute(dtype=(str,), max_dim_x=256, doc="steps of the last PowerOn/PowerOff sequence, newest last")
+    @attribute(dtype=(str,), max_dim_x=4096,
+               doc="steps of the PowerOn/PowerOff sequences started since none ran, newest last")
     def sequence_log(self):
         return list(self._sequence_log)
 
     @attribute(dtype=bool, doc="a power sequence is running")
     def sequencing(self):
-        return self._sequence_thread is not None and self._sequence_thread.is_alive()
+        return any(t.is_alive() for t in self._sequences.values())
 
     def _start_sequence(self, module: str, on: bool, origin: str) -> None:
+        """Each module's sequence on a thread of its own: modules power on in parallel, a module
+        runs one sequence at a time."""
         if module not in self._modules:
             known = ", ".join(self._modules) or "none defined"
             tango.Except.throw_exception("Interlock_UnknownModule", f"unknown module {module!r} (modules: {known})", origin)
-        if self._sequence_thread is not None and self._sequence_thread.is_alive():
-            tango.Except.throw_exception("Interlock_Busy", "a power sequence is running already", origin)
-        self._sequence_log = []
-        sequence = Sequence(self._modules[module], report=self._sequence_log.append)
+        with self._lock:
+            running = self._sequences.get(module)
+            if running is not None and running.is_alive():
+                tango.Except.throw_exception("Interlock_Busy", f"a power sequence of {module} is running already", origin)
+            if not any(t.is_alive() for t in self._sequences.values()):
+                self._sequence_log = []
+            log_line = self._sequence_log.append
+            sequence = Sequence(self._modules[module], report=log_line)
 
-        def run():
-            try:
-                if on:
-                    sequence.check()
-                (sequence.power_on if on else sequence.power_off)()
-                self._sequence_log.append(f"done: {module} is {'on' if on else 'off'}")
-            except (SequenceFailed, ValueError) as exc:
-                self._sequence_log.append(f"FAILED: {exc}")
+            def run():
+                try:
+                    if on:
+                        sequence.check()
+                    (sequence.power_on if on else sequence.power_off)()
+                    log_line(f"done: {module} is {'on' if on else 'off'}")
+                except (SequenceFailed, ValueError) as exc:
+                    log_line(f"FAILED: {module}: {exc}")
 
-        self._sequence_thread = threading.Thread(target=run, name=f"sequence-{module}", daemon=True)
-        self._sequence_thread.start()
+            thread = threading.Thread(target=run, name=f"sequence-{module}", daemon=True)
+            self._sequences[module] = thread
+            thread.start()
 
     @command(dtype_in=str, doc_in="module name")
     def PowerOn(self, module: str) -> None:

@@ -90,9 +90,7 @@ class Threshold(Condition):
 
     def holds(self, samples, invalid=True):
         sample = samples.get(("attr", self.attribute))
-        if sample is None:
-            return False
-        if not sample.valid or not isinstance(sample.value, (int, float)):
+        if sample is None or not sample.valid or not isinstance(sample.value, (int, float)):
             return invalid
         return _outside(sample.value, self.below, self.above)
 
@@ -115,9 +113,7 @@ class Difference(Condition):
 
     def holds(self, samples, invalid=True):
         a, b = samples.get(("attr", self.minuend)), samples.get(("attr", self.subtrahend))
-        if a is None or b is None:
-            return False
-        if not (a.valid and b.valid):
+        if a is None or b is None or not (a.valid and b.valid):
             return invalid
         return _outside(a.value - b.value, self.below, self.above)
 
@@ -133,8 +129,8 @@ class StateIn(Condition):
 
     def holds(self, samples, invalid=True):
         sample = samples.get(("state", self.device))
-        if sample is None:
-            return False
+        if sample is None or not sample.valid:
+            return invalid  # never read, unreachable or silent: unknown
         return (sample.value in self.states) != self.negate
 
     def describe(self, samples):

@@ -9,7 +9,7 @@
 const fs = require("fs");
 
 const SECRETS = process.env.NODE_RED_SECRETS_DIR || "/run/secrets";
-const USER_DIR = process.env.NODE_RED_USER_DIR || "/data/flows";
+const USER_DIR = process.env.NODE_RED_USER_DIR || "/data";
 
 function secret(name) {
     return fs.readFileSync(SECRETS + "/" + name, "utf8").trim();
@@ -17,10 +17,11 @@ function secret(name) {
 
 process.env.MQTT_USER = "nodered";
 process.env.MQTT_PASSWORD = secret("mqtt_nodered_pw");  // for the flows' ${MQTT_PASSWORD}, in this process only
-// The user folder is /data/flows, where compose.yaml mounts generated/nodered/flows: the flows
-// `trackerdcs stack init` generates there (trackerdcs nodered export, the broker over TLS, its account
-// in flows_cred.json, which Node-RED keeps beside the user folder's flows file). What is deployed
-// from the editor is written back there, and a re-init keeps every flow that is not generated.
+// The user folder is /data (the image's entrypoint says --userDir /data; compose.yaml mounts
+// generated/nodered/data there): the flows `trackerdcs stack init` generates (trackerdcs nodered
+// export, the broker over TLS, its account in flows_cred.json, which Node-RED reads from the user
+// folder). What is deployed from the editor is written back there, and a re-init keeps every flow
+// that is not generated.
 
 module.exports = {
     uiHost: process.env.NODE_RED_HOST || "0.0.0.0",
