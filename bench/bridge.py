@@ -1,17 +1,22 @@
 """Bridge benchmark: N attributes pushing events from separate processes into the bridge,
 which feeds a real InfluxDB (Debian influxd, /write) and a real mosquitto.
 
-    .venv/bin/python bench/bridge.py [--attributes 1000] [--sources 4] [--seconds 5]
+    .venv/bin/python bench/bridge.py [--attributes 1000] [--sources 4] [--seconds 5] [--runs 3]
                                      [--rates 1000,5000,10000,15000,20000,25000,30000,40000,50000]
+                                     [--peer ../shared/peers/naive_bridge.py]
 
 For each offered rate (events/s over all attributes) it checks zero loss into
 both sinks (MQTT subscriber count and InfluxDB point count equal to what the
-sources pushed). It prints the highest lossless rate, MQTT latency p50/p99
-(Tango event timestamp -> MQTT subscriber), archive commit p99, bridge CPU and
-RSS, the time to subscribe every attribute, then -- same sources, same steps --
-the highest lossless rate of a plain pytango subscriber that only counts
-events (the ceiling for any Python consumer), and the ratio bridge / ceiling.
-Needs mosquitto and influxd installed (scripts/test.sh installs them).
+sources pushed); after the first step with a loss it tries three finer steps
+between the last lossless one and it. It prints the highest lossless rate, MQTT
+latency p50/p99 (Tango event timestamp -> MQTT subscriber), archive commit p99,
+bridge CPU and RSS, the time to subscribe every attribute, then -- same
+sources, same steps, counted at the sinks the same way -- the peer (the naive
+bridge a lab writes first: ../shared/peers/naive_bridge.py) and a plain
+pytango subscriber that only counts events (the ceiling for any Python
+consumer). Each highest rate is the median of --runs ladders. Ratios: bridge /
+peer and bridge / ceiling. Needs mosquitto and influxd installed
+(scripts/test.sh installs them).
 NOPUB=1 archives only (no MQTT), to see what the archive path alone costs.
 """
 
@@ -21,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,9 +134,73 @@ def burst(tango_host: str, sources: int, rate: float, seconds: float) -> tuple[i
 SETTLE_S = 1.5  # what is not in a sink this long after the burst ended counts as not keeping up
 
 
-def influx_count(port: int) -> int:
-    rows = services.influx_query(port, "bench", "SELECT count(value) FROM src WHERE time > now() - 1h")
+def influx_count(port: int, database: str = "bench", measurement: str = "src") -> int:
+    rows = services.influx_query(port, database, f"SELECT count(value) FROM {measurement} WHERE time > now() - 1h")
     return int(rows[0]["count"]) if rows else 0
+
+
+FINE_STEPS = 3
+
+
+def ladder(step, rates: list[float]) -> float:
+    """The highest lossless achieved rate: the steps in order until the first loss, then FINE_STEPS
+    finer ones between the last lossless step and it. ``step(rate)`` -> (lossless, achieved)."""
+    best, last_ok = 0.0, 0.0
+    for rate in rates:
+        lossless, achieved = step(rate)
+        if lossless:
+            best, last_ok = max(best, achieved), rate
+            continue
+        for k in range(1, FINE_STEPS + 1):
+            finer = last_ok + (rate - last_ok) * k / (FINE_STEPS + 1)
+            lossless, achieved = step(finer)
+            if not lossless:
+                break
+            best = max(best, achieved)
+        break
+    return best
+
+
+def peer_rate(tmp: Path, peer: Path, tango_host: str, sources: int, rates: list[float], seconds: float,
+              broker_port: int, influx_port: int, runs: int) -> list[float]:
+    """The naive peer on the same sources and steps, its deliveries counted at the sinks."""
+    counter = Line([sys.executable, str(ROOT / "bench" / "mqtt_counter.py"), str(broker_port), "naive/#"])
+    env = process.tango_env(tango_host)
+    env["TANGO_EVENT_BUFFER_HWM"] = "100000"
+    devices = ",".join(f"bench/src/{k}" for k in range(sources))
+    log = tmp / "peer.log"
+    proc = process.spawn([sys.executable, str(peer), "--tango-host", tango_host, "--devices", devices,
+                          "--mqtt", f"127.0.0.1:{broker_port}", "--influx", f"127.0.0.1:{influx_port}", "--db", "naive"],
+                         env, log)
+    try:
+        deadline = time.monotonic() + 120
+        while "naive bridge up" not in log.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the peer did not start: {log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        time.sleep(2)
+        counter.ask()
+        ps = psutil.Process(proc.pid)
+
+        def step(rate: float) -> tuple[bool, float]:
+            before = influx_count(influx_port, "naive", "naive")
+            ps.cpu_percent()
+            sent, took = burst(tango_host, sources, rate, seconds)
+            cpu = ps.cpu_percent()
+            time.sleep(SETTLE_S)
+            mqtt_count, p50, p99 = counter.ask()
+            archived = influx_count(influx_port, "naive", "naive") - before
+            lossless = int(mqtt_count) == sent and archived == sent
+            print(f"  peer    offered {rate:>7.0f}/s (achieved {sent / took:,.0f}/s): pushed {sent}, MQTT {mqtt_count}, "
+                  f"InfluxDB {archived}, MQTT latency p50 {p50} ms p99 {p99} ms, CPU {cpu:.0f} %"
+                  f"{'' if lossless else '  <- LOSS'}", flush=True)
+            return lossless, sent / took
+
+        return [ladder(step, rates) for _ in range(runs)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        counter.stop()
 
 
 def bridge_health(tmp: Path) -> dict:
@@ -141,19 +211,19 @@ def bridge_health(tmp: Path) -> dict:
 
 
 def count_ceiling(tango_host: str, sources: int, specs: list[str], rates: list[float], seconds: float,
-                  direct: bool) -> float:
+                  direct: bool, runs: int) -> list[float]:
     """Highest lossless rate of a subscriber that only counts (same sources, same steps)."""
     env = process.tango_env(tango_host)
     env["TANGO_EVENT_BUFFER_HWM"] = "100000"
     flags = ["--direct"] if direct else []
     counter = Line([sys.executable, str(ROOT / "bench" / "count_subscriber.py"), *flags, tango_host, *specs], env)
     name = "direct " if direct else "ceiling"
-    ceiling = 0.0
     try:
         time.sleep(2)
-        for rate in rates:
+        ps = psutil.Process(counter.proc.pid)
+
+        def step(rate: float) -> tuple[bool, float]:
             before = int(counter.ask()[0])
-            ps = psutil.Process(counter.proc.pid)
             ps.cpu_percent()
             sent, took = burst(tango_host, sources, rate, seconds)
             cpu = ps.cpu_percent()
@@ -161,12 +231,11 @@ def count_ceiling(tango_host: str, sources: int, specs: list[str], rates: list[f
             got = int(counter.ask()[0]) - before
             print(f"  {name} offered {rate:>7.0f}/s (achieved {sent / took:,.0f}/s): pushed {sent}, counted {got}, "
                   f"CPU {cpu:.0f} %{'' if got == sent else '  <- LOSS'}", flush=True)
-            if got != sent:
-                break
-            ceiling = sent / took
+            return got == sent, sent / took
+
+        return [ladder(step, rates) for _ in range(runs)]
     finally:
         counter.stop()
-    return ceiling
 
 
 def main() -> None:
@@ -174,10 +243,15 @@ def main() -> None:
     parser.add_argument("--attributes", type=int, default=1000)
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--runs", type=int, default=3, help="ladders per consumer; the median is reported")
     parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000,50000")
+    parser.add_argument("--peer", type=Path, default=ROOT.parent / "shared" / "peers" / "naive_bridge.py",
+                        help="the peer bridge (naive_bridge.py); 'none' to leave it out")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
     per_source = args.attributes // args.sources
+    if str(args.peer) != "none" and not args.peer.exists():
+        raise SystemExit(f"the peer {args.peer} is missing: give --peer PATH, or --peer none")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         database = EmbeddedDatabase("127.0.0.1", process.free_port(), tmp / "db")
@@ -190,6 +264,7 @@ def main() -> None:
         bridge_env = process.tango_env(database.tango_host)
         bridge_env["TANGO_EVENT_BUFFER_HWM"] = "100000"
         bridge = process.spawn([sys.executable, "-m", "bridges", str(path)], bridge_env, tmp / "bridge.log")
+        results = []
         try:
             deadline = time.monotonic() + 120
             while "bridge up" not in (tmp / "bridge.log").read_text():
@@ -202,8 +277,8 @@ def main() -> None:
             counter.ask()
             ps = psutil.Process(bridge.pid)
             counter_ps = psutil.Process(counter.proc.pid)
-            results = []
-            for rate in rates:
+
+            def step(rate: float) -> tuple[bool, float]:
                 influx_before = influx_count(influx.port)
                 ps.cpu_percent()
                 counter_ps.cpu_percent()
@@ -217,15 +292,16 @@ def main() -> None:
                 archived = influx_count(influx.port) - influx_before
                 achieved = sent / took
                 rss = ps.memory_info().rss / 2**20
-                lossless = (int(mqtt_count) == sent or os.environ.get("NOPUB")) and archived == sent
+                lossless = bool((int(mqtt_count) == sent or os.environ.get("NOPUB")) and archived == sent)
                 results.append((achieved, sent, int(mqtt_count), archived, float(p50), float(p99), cpu, rss, lossless, rate))
                 print(f"  bridge  offered {rate:>7.0f}/s (achieved {achieved:,.0f}/s): pushed {sent}, MQTT {mqtt_count}, "
                       f"InfluxDB {archived}, "
                       f"MQTT latency p50 {p50} ms p99 {p99} ms, CPU {cpu:.0f} %, RSS {rss:.0f} MiB "
                       f"(machine {machine:.0f} % of {100 * psutil.cpu_count()} %, MQTT counter {counter_cpu:.0f} %)"
                       f"{'' if lossless else '  <- LOSS'}", flush=True)
-                if not lossless:
-                    break
+                return lossless, achieved
+
+            bridge_rates = [ladder(step, rates) for _ in range(args.runs)]
             health = bridge_health(tmp)
         finally:
             bridge.terminate()
@@ -233,8 +309,11 @@ def main() -> None:
             counter.stop()
         specs = [f"bench/src/{k}:{per_source}" for k in range(args.sources)]
         try:
-            ceiling = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, direct=False)
-            direct_ceiling = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, direct=True)
+            peer_rates = [] if str(args.peer) == "none" else peer_rate(
+                tmp, args.peer, database.tango_host, args.sources, rates, args.seconds, broker.port, influx.port,
+                args.runs)
+            ceilings = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, False, args.runs)
+            directs = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, True, args.runs)
         finally:
             for proc in sources:
                 proc.terminate()
@@ -242,25 +321,34 @@ def main() -> None:
             broker.stop()
             influx.stop()
             process.stop_pid(db_proc.pid)
-    best = max((r for r in results if r[8]), key=lambda r: r[0], default=None)
+    median = statistics.median
+    best = median(bridge_rates)
+    lossless = [r for r in results if r[8]]
     at = {r[9]: r for r in results}
     print()
-    print(f"attributes {args.attributes} in {args.sources} source processes, {args.seconds:.0f} s per step; "
-          f"lossless = every pushed event in both sinks within {SETTLE_S} s after the step")
+    print(f"attributes {args.attributes} in {args.sources} source processes, {args.seconds:.0f} s per step, "
+          f"median of {args.runs} ladders; lossless = every pushed event in both sinks within {SETTLE_S} s after the step")
     print(f"time to subscribe {args.attributes} attributes: {subscribe_s:.2f} s (target < 5 s)")
-    if best:
-        print(f"bridge highest lossless rate into InfluxDB and MQTT: {best[0]:.0f} events/s "
-              f"(CPU {best[6]:.0f} % of one core, RSS {best[7]:.0f} MiB)")
+    top = max(lossless, key=lambda r: r[0], default=None)
+    print(f"bridge highest lossless rate into InfluxDB and MQTT: {best:.0f} events/s (runs: "
+          f"{', '.join(f'{r:.0f}' for r in bridge_rates)}"
+          + (f"; CPU {top[6]:.0f} % of one core, RSS {top[7]:.0f} MiB at the best step)" if top else ")"))
     for target, limit in ((1000, 5.0), (10000, 20.0)):
         if target in at:
             r = at[target]
             print(f"MQTT latency at {target}/s offered: p50 {r[4]:.2f} ms, p99 {r[5]:.2f} ms (target p99 < {limit:.0f} ms)")
     print(f"archive commit p99: {health.get('archive_commit_p99_ms', float('nan'))} ms")
-    print(f"plain pytango counting subscriber, highest lossless rate (ceiling): {ceiling:.0f} events/s")
-    print(f"counting subscriber with the bridge's direct callbacks, highest lossless rate: {direct_ceiling:.0f} events/s")
-    if best and ceiling:
-        print(f"ratio bridge / ceiling: {best[0] / ceiling:.2f} (target >= 0.6); "
-              f"bridge / direct-callback ceiling: {best[0] / max(direct_ceiling, 1):.2f}")
+    if peer_rates:
+        print(f"peer (naive_bridge.py), highest lossless rate into InfluxDB and MQTT: {median(peer_rates):.0f} events/s "
+              f"(runs: {', '.join(f'{r:.0f}' for r in peer_rates)})")
+    print(f"plain pytango counting subscriber, highest lossless rate (ceiling): {median(ceilings):.0f} events/s "
+          f"(runs: {', '.join(f'{r:.0f}' for r in ceilings)})")
+    print(f"counting subscriber with the bridge's direct callbacks, highest lossless rate: {median(directs):.0f} events/s")
+    if peer_rates and median(peer_rates):
+        print(f"ratio bridge / peer: {best / median(peer_rates):.2f} (target >= 2)")
+    if median(ceilings):
+        print(f"ratio bridge / ceiling: {best / median(ceilings):.2f} (target >= 0.8); "
+              f"bridge / direct-callback ceiling: {best / max(median(directs), 1):.2f}")
 
 
 if __name__ == "__main__":

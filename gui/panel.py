@@ -7,6 +7,10 @@ generic form for any other Tango class), trends (taurus_pyqtgraph, prefilled
 from the archive) and the interlock and alarm view. Every Taurus widget
 buffers its events and repaints at most 10 times a second. Operator actions
 go through Tango like any client; a refusal shows its reason in the status bar.
+
+A large station (more than LARGE_MODULES modules) gets a tile per module with a
+search instead (gui/module_tiles.py), device pages built when first shown, and
+trends of its cold boxes only (each module has its Grafana dashboard).
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ from db.config.classes import known_classes
 from db.config.station import LoadedStation
 from db.runtime.tango_database import answering
 from gui.alarm_feed import AlarmFeed
+from gui.module_tiles import ModuleTiles
 from gui.runs_view import RUN_CLASSES, RunsView
 
 REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget
+LARGE_MODULES = 8  # more modules: tiles with a search, device forms built when first shown, box trends only
+HIDDEN_ATTRIBUTES = {"heartbeat"}  # the interlock's liveness counter: plumbing, and an event at every poll
 TREND_HOURS = 2.0
 TRENDS = {
     "Voltages": ("PowerSupplyChannel", ("voltage",)),
@@ -59,6 +66,7 @@ class StationPanel(Qt.QMainWindow):
         self.devices = [(d.name, d.class_) for _, d in station.station.devices()]
         self.devices += [(d.name, d.class_ or "") for d in station.station.external_devices]
         self._configured = [d for _, d in station.station.devices()] + list(station.station.external_devices)
+        self.large = len(station.station.modules) > LARGE_MODULES
         self.setWindowTitle(f"tracker-dcs — station {station.name} ({self.host})")
         self.tabs = Qt.QTabWidget()
         self.setCentralWidget(self.tabs)
@@ -171,6 +179,8 @@ class StationPanel(Qt.QMainWindow):
         return box
 
     def _overview(self) -> Qt.QWidget:
+        if self.large:
+            return self._tiles()
         page = Qt.QWidget()
         layout = Qt.QVBoxLayout(page)
         shown = set()
@@ -193,6 +203,26 @@ class StationPanel(Qt.QMainWindow):
             layout.addWidget(self._group("Other devices", others))
         layout.addStretch(1)
         return page
+
+    def _tiles(self) -> Qt.QWidget:
+        """A large station: a tile per module, then the cold boxes and the interlocks."""
+        below = []
+        coldbox = [(d, c, ("temperature", "humidity", "dew_point_margin") if c == "EnvironmentSensor"
+                    else ("bath_temperature",)) for d, c in self.devices if c in ("EnvironmentSensor", "Chiller")]
+        if coldbox:
+            below.append(self._group("Cold boxes", coldbox))
+        safety = [(d, c, ("tripped",)) for d, c in self.devices if c == "SafetyInterlock"]
+        if safety:
+            below.append(self._group("Interlocks", safety))
+        self.tiles = ModuleTiles(self.station.station.modules, self.label, self.open_device, below)
+        return self.tiles
+
+    def open_device(self, device: str) -> None:
+        """Drill down: the device's page in the Devices tab."""
+        index = self._device_index.get(device)
+        if index is not None:
+            self.tabs.setCurrentIndex(1)
+            self.device_tabs.setCurrentIndex(index)
 
     # --------------------------------------------------------------- forms
     def foreign_command_buttons(self, device: str) -> Qt.QWidget:
@@ -224,33 +254,50 @@ class StationPanel(Qt.QMainWindow):
         return self.run_command(device, command, text) if ok else False
 
     def _forms(self) -> Qt.QWidget:
+        """A page per device; on a large station each page is built when first shown."""
         tabs = Qt.QTabWidget()
         tabs.setTabPosition(Qt.QTabWidget.West)
+        self.device_tabs = tabs
         self.forms: dict[str, TaurusForm] = {}
+        self._device_index: dict[str, int] = {}
+        self._pending: dict[int, tuple[Qt.QWidget, str, str]] = {}
         for device, cls in self.devices:
             page = Qt.QWidget()
-            layout = Qt.QVBoxLayout(page)
-            form = TaurusForm()
-            info = self.classes.get(cls)
-            if info is not None:
-                names = ["State", "Status"] + [a for a in info.attributes
-                                               if a not in ("State", "Status") and a not in JSON_ATTRIBUTES]
-                form.setModel([self.model(device, a) for a in names])
-                layout.addWidget(self.command_buttons(device, cls))
-                limits = self.limits(device, info)
-                if limits:
-                    note = Qt.QLabel("limits (the device refuses beyond them): " + limits)
-                    note.setObjectName(f"{device}/limits")
-                    layout.addWidget(note)
-            else:  # a class we do not know: a generic form of whatever attributes the device has
-                form.setModel([self.model(device, a) for a in self._attributes_of(device)])
-                layout.addWidget(self.foreign_command_buttons(device))
-            for item in form.getItems():
-                item.setEventBufferPeriod(REFRESH_S) if hasattr(item, "setEventBufferPeriod") else None
-            layout.addWidget(form, 1)
-            self.forms[device] = form
-            tabs.addTab(page, device)
+            Qt.QVBoxLayout(page)
+            self._device_index[device] = tabs.addTab(page, device)
+            if self.large:
+                self._pending[self._device_index[device]] = (page, device, cls)
+            else:
+                self._fill(page, device, cls)
+        tabs.currentChanged.connect(self._build_shown)
         return tabs
+
+    def _build_shown(self, index: int) -> None:
+        pending = self._pending.pop(index, None)
+        if pending is not None:
+            self._fill(*pending)
+
+    def _fill(self, page: Qt.QWidget, device: str, cls: str) -> None:
+        layout = page.layout()
+        form = TaurusForm()
+        info = self.classes.get(cls)
+        if info is not None:
+            names = ["State", "Status"] + [a for a in info.attributes if a not in ("State", "Status")
+                                           and a not in JSON_ATTRIBUTES and a not in HIDDEN_ATTRIBUTES]
+            form.setModel([self.model(device, a) for a in names])
+            layout.addWidget(self.command_buttons(device, cls))
+            limits = self.limits(device, info)
+            if limits:
+                note = Qt.QLabel("limits (the device refuses beyond them): " + limits)
+                note.setObjectName(f"{device}/limits")
+                layout.addWidget(note)
+        else:  # a class we do not know: a generic form of whatever attributes the device has
+            form.setModel([self.model(device, a) for a in self._attributes_of(device)])
+            layout.addWidget(self.foreign_command_buttons(device))
+        for item in form.getItems():
+            item.setEventBufferPeriod(REFRESH_S) if hasattr(item, "setEventBufferPeriod") else None
+        layout.addWidget(form, 1)
+        self.forms[device] = form
 
     def limits(self, device: str, info) -> str:
         """The device's limit properties as the station file sets them (or the class defaults)."""
@@ -269,8 +316,7 @@ class StationPanel(Qt.QMainWindow):
             names = list(proxy.get_attribute_list())
         except tango.DevFailed:
             return ["State", "Status"]
-        hidden = ("State", "Status", "heartbeat")  # heartbeat: the interlock's liveness counter, not for people
-        return ["State", "Status"] + [n for n in names if n not in hidden]
+        return ["State", "Status"] + [n for n in names if n not in ("State", "Status") and n not in HIDDEN_ATTRIBUTES]
 
     # -------------------------------------------------------------- trends
     def _trends(self) -> Qt.QWidget:
@@ -287,6 +333,8 @@ class StationPanel(Qt.QMainWindow):
         until = time.time_ns()
         since = until - int(TREND_HOURS * 3600e9)
         for title, (cls, attributes) in TRENDS.items():
+            if self.large and cls == "PowerSupplyChannel":
+                continue  # hundreds of curves help nobody: each module has its own Grafana dashboard
             models = [(d, a) for d, c in self.devices if c == cls for a in attributes]
             if not models:
                 continue

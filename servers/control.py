@@ -12,11 +12,14 @@ import tango
 from db.config.station import LoadedStation
 from db.runtime import process
 from devices.catalog import KEY_ATTRIBUTES
-from servers.launcher import LaunchError, launcher_pid_file, running_launcher, state_file
+from servers.launcher import LaunchError, launcher_pid_file, running_launcher, startup_deadline_s, state_file
 
 
-def up_detached(station: LoadedStation, timeout_s: float = 90.0) -> dict:
-    """Start the launcher in its own session; return its state once every device answers."""
+def up_detached(station: LoadedStation, timeout_s: float | None = None) -> dict:
+    """Start the launcher in its own session; return its state once every device answers. The
+    launcher's own deadline comes first (then it stops what it started and exits); this one,
+    30 s later, only covers a launcher that hangs."""
+    timeout_s = startup_deadline_s(station) + 30.0 if timeout_s is None else timeout_s
     pid = running_launcher(station)
     if pid is not None:
         raise LaunchError(f"station {station.name!r} is already up (launcher PID {pid})")

@@ -93,6 +93,19 @@ def running_launcher(station: LoadedStation) -> int | None:
     return pid if pid is not None and process.pid_alive(pid) else None
 
 
+def startup_deadline_s(station: LoadedStation) -> float:
+    """How long `up` waits for every device to answer: 60 s, and 0.4 s more per device beyond 75
+    (a 100-module station, 321 devices: 158 s). TRACKERDCS_STARTUP_S sets it."""
+    override = os.environ.get("TRACKERDCS_STARTUP_S")
+    if override:
+        try:
+            return float(override)
+        except ValueError:
+            raise LaunchError(f"TRACKERDCS_STARTUP_S={override!r} is not a number of seconds") from None
+    devices = sum(1 for _ in station.station.devices())
+    return 60.0 + 0.4 * max(0, devices - 75)
+
+
 def station_ports(station: LoadedStation) -> frozenset[int]:
     """Every port the station file pins (database, broker, run store, emulators and their control
     ports, servers and their ZMQ ports): a port the launcher picks is never one of them."""
@@ -126,8 +139,10 @@ class StationLauncher:
         self._starter_servers: list[str] = []
 
     # ------------------------------------------------------------ start-up
-    def start(self, timeout_s: float = 60.0) -> float:
-        """Bring the station up; return the seconds it took until every device answered."""
+    def start(self, timeout_s: float | None = None) -> float:
+        """Bring the station up; return the seconds it took until every device answered. On a
+        failure (or a stop request) everything started so far is stopped again."""
+        timeout_s = startup_deadline_s(self.station) if timeout_s is None else timeout_s
         began = time.monotonic()
         self.preflight()  # a refused start changes nothing: no file, no Tango property
         run_dir(self.station).mkdir(parents=True, exist_ok=True)
@@ -209,6 +224,7 @@ class StationLauncher:
             raise LaunchError(str(exc)) from None
         log.info("embedded Tango database on %s (PID %d, %s)", database.tango_host,
                  self.database_child.pid, database.db_file)
+        self._write_state(ready=False)
 
     def _start_emulators(self) -> None:
         for group in emulators.groups(self.station):
@@ -379,9 +395,12 @@ class StationLauncher:
             time.sleep(0.05)
 
     def _launch(self, child: Child) -> None:
+        if self._stop.is_set():
+            raise LaunchError("stop requested while starting")
         child.start()
         self.children.append(child)
         log.info("started %s (PID %d)", child.name, child.pid)
+        self._write_state(ready=False)  # `down` finds every child even if this launcher is killed
 
     def device_names(self, interlocks: bool = True) -> list[str]:
         return [device.name for server, device in self.station.station.devices()
@@ -407,7 +426,8 @@ class StationLauncher:
                 return
             if time.monotonic() > deadline:
                 raise LaunchError(f"devices not answering: {', '.join(pending)}")
-            time.sleep(0.1)
+            if self._stop.wait(0.1):
+                raise LaunchError(f"stop requested while starting ({len(pending)} device(s) not answering yet)")
 
     # ---------------------------------------------------------- supervising
     def supervise(self) -> None:

@@ -2,7 +2,8 @@
 1 HV on its own Keithley 2410 per module, a cold box per 10 modules, 82 devices in 10 servers)
 brought up with `trackerdcs up --detach`: every module powered on at once through the interlock
 (PowerOn runs the modules' sequences in parallel), a dew-point trip in one box switching off
-every HV of that box together and no other, then `trackerdcs down` leaving no process behind."""
+every HV of that box together and no other, the operator panel (a tile per module, a search,
+device pages built when first shown), then `trackerdcs down` leaving no process behind."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import tango
@@ -21,7 +21,7 @@ from db.config.generate import station
 from db.config.validation import load_station
 
 from conftest import emulator_control
-from testkit import ROOT, free_port, free_ports, wait_for
+from testkit import ROOT, free_port, free_ports, station_processes, wait_for
 
 MODULES = 25
 
@@ -51,21 +51,6 @@ def _proxy(scale, name: str) -> tango.DeviceProxy:
     proxy = tango.DeviceProxy(f"tango://{scale['host']}/{name}")
     proxy.set_timeout_millis(5000)
     return proxy
-
-
-def _children_of(tango_host: str) -> list[int]:
-    """The PIDs of processes started for the station: each has its TANGO_HOST in its environment."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if f"TANGO_HOST={tango_host}".encode() in environ:
-            found.append(int(entry.name))
-    return found
 
 
 def test_every_module_powers_on_at_once_and_a_box_trip_switches_off_its_hvs_together(scale):
@@ -104,9 +89,41 @@ def test_every_module_powers_on_at_once_and_a_box_trip_switches_off_its_hvs_toge
     assert all(_proxy(scale, n).state() == tango.DevState.ON for n in hvs[10:]), "a trip in box01 switched off another box"
 
 
+def test_the_panel_shows_a_tile_per_module_finds_one_and_drills_down(scale):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from taurus.external.qt import Qt
+    from taurus.qt.qtgui.application import TaurusApplication
+    from test_gui import spin_until
+
+    from gui.panel import StationPanel
+
+    TaurusApplication.instance() or TaurusApplication([sys.argv[0]], cmd_line_parser=None)
+    started = time.monotonic()
+    panel = StationPanel(scale["station"])
+    panel.resize(1600, 1000)
+    panel.show()
+    try:
+        opened_s = time.monotonic() - started
+        hv = scale["station"].station.modules[0].hv
+        spin_until(lambda: panel.labels[panel.model(hv, "State")].text() in ("ON", "OFF", "MOVING"), timeout_s=20,
+                   what="the first tile's HV state")
+        print(f"\nscale N={MODULES}: panel open in {opened_s:.1f} s")
+        assert panel.large and len(panel.tiles.tiles) == MODULES
+        assert panel.forms == {}, "device pages are built when first shown, not at start"
+        panel.tiles.search.setText("m02")
+        assert panel.tiles.visible() == [f"m{i:03d}" for i in range(20, 26)]
+        panel.tiles.search.setText("")
+        assert len(panel.tiles.visible()) == MODULES
+        panel.findChild(Qt.QPushButton, "details/m007").click()
+        assert panel.tabs.currentIndex() == 1 and set(panel.forms) == {"scale/hv/m007"}
+        assert panel.findChild(Qt.QPushButton, "scale/hv/m007/On") is not None
+    finally:
+        panel.close()
+
+
 def test_down_leaves_nothing_behind(scale):
-    before = _children_of(scale["host"])
+    before = station_processes(scale["host"])
     assert before, "the station's processes were not found (TANGO_HOST in their environment)"
     down = _cli("down", str(scale["path"]), timeout=300)
     assert down.returncode == 0, down.stdout + down.stderr
-    wait_for(lambda: not _children_of(scale["host"]), timeout_s=30, what="every process of the station gone")
+    wait_for(lambda: not station_processes(scale["host"]), timeout_s=30, what="every process of the station gone")

@@ -29,6 +29,24 @@ def free_ports(count: int) -> int:
     return process.free_ports(count)
 
 
+def station_processes(tango_host: str) -> list[int]:
+    """The PIDs of processes started for a station: each has its TANGO_HOST in its environment
+    (looked up to check that nothing is left; never used to stop anything)."""
+    import os
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"TANGO_HOST={tango_host}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
 class Emulator:
     def __init__(self, model, clock=None):
         self.model = model
