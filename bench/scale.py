@@ -153,7 +153,10 @@ def measure(modules: int, folder: Path, panel: bool, panel_timeout: float) -> di
             time.sleep(0.2)
         figures["power_on_all_s"] = round(time.monotonic() - started, 1)
         log_lines = list(safety.sequence_log)
-        figures["power_on_failures"] = sum(1 for line in log_lines if line.startswith("FAILED"))
+        failed = [line for line in log_lines if line.startswith("FAILED")]
+        figures["power_on_failures"] = len(failed)
+        if failed:
+            figures["power_on_failed"] = failed[:3]
         if bridge:
             sampler.join()
             figures["bridge_ramp_cpu"] = round(ramp_cpu.get("share", 0.0), 2)

@@ -77,25 +77,34 @@ class DeviceStatus:
         return asdict(self)
 
 
+def _one_status(station: LoadedStation, name: str, cls: str, external: bool, timeout_ms: int) -> DeviceStatus:
+    try:
+        proxy = tango.DeviceProxy(f"tango://{station.tango_host}/{name}")
+        proxy.set_timeout_millis(timeout_ms)
+        state = str(proxy.state())
+        status = proxy.status()
+        values = {}
+        keys = KEY_ATTRIBUTES.get(cls, ())
+        if keys:
+            for reply in proxy.read_attributes(list(keys)):
+                values[reply.name] = None if reply.has_failed else _plain(reply.value)
+        return DeviceStatus(name, cls or proxy.info().dev_class, state, status, values, external)
+    except tango.DevFailed as exc:
+        return DeviceStatus(name, cls, "UNREACHABLE", exc.args[0].desc.strip(), {}, external)
+
+
+STATUS_WORKERS = 16  # devices asked at once: a station of 321 devices answers in well under a second
+
+
 def device_status(station: LoadedStation, timeout_ms: int = 1500) -> list[DeviceStatus]:
+    """Every device's state, status and key values, asked in parallel (a dead device costs its own
+    timeout, not everybody's), in station order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     entries = [(d.name, d.class_, False) for _, d in station.station.devices()]
     entries += [(d.name, d.class_ or "", True) for d in station.station.external_devices]
-    result = []
-    for name, cls, external in entries:
-        try:
-            proxy = tango.DeviceProxy(f"tango://{station.tango_host}/{name}")
-            proxy.set_timeout_millis(timeout_ms)
-            state = str(proxy.state())
-            status = proxy.status()
-            values = {}
-            keys = KEY_ATTRIBUTES.get(cls, ())
-            if keys:
-                for reply in proxy.read_attributes(list(keys)):
-                    values[reply.name] = None if reply.has_failed else _plain(reply.value)
-            result.append(DeviceStatus(name, cls or proxy.info().dev_class, state, status, values, external))
-        except tango.DevFailed as exc:
-            result.append(DeviceStatus(name, cls, "UNREACHABLE", exc.args[0].desc.strip(), {}, external))
-    return result
+    with ThreadPoolExecutor(max_workers=STATUS_WORKERS) as pool:
+        return list(pool.map(lambda e: _one_status(station, *e, timeout_ms), entries))
 
 
 def bridge_status(station: LoadedStation, stale_after_s: float = 5.0) -> dict | None:

@@ -83,6 +83,7 @@ def _device_of(key: tuple[str, str]) -> str:
 
 
 CHECK_PERIOD_S = 0.2  # how often silent and never-read inputs are fed to the rules as unknown
+SEQUENCES_AT_ONCE = 25  # power sequences running together; more wait (each polls its devices)
 SUBSCRIBED_MARGIN_S = 2.0  # after the subscriptions: an input whose first event has not come yet is unknown
 
 
@@ -113,6 +114,7 @@ class SafetyInterlock(Device):
         self._synthetic: set[tuple[str, str]] = set()  # inputs whose sample now is "unknown", fed by the checks
         self._alarm_event = "{}"
         self._sequences: dict[str, threading.Thread] = {}
+        self._sequence_slots = threading.BoundedSemaphore(SEQUENCES_AT_ONCE)
         self._sequence_log: list[str] = []
         try:
             self._modules = {m.name: m for m in (Module.model_validate(raw) for raw in json.loads(self.modules))}
@@ -391,13 +393,14 @@ class SafetyInterlock(Device):
             sequence = Sequence(self._modules[module], report=log_line)
 
             def run():
-                try:
-                    if on:
-                        sequence.check()
-                    (sequence.power_on if on else sequence.power_off)()
-                    log_line(f"done: {module} is {'on' if on else 'off'}")
-                except (SequenceFailed, ValueError) as exc:
-                    log_line(f"FAILED: {module}: {exc}")
+                with self._sequence_slots:  # at most SEQUENCES_AT_ONCE run, the others wait their turn
+                    try:
+                        if on:
+                            sequence.check()
+                        (sequence.power_on if on else sequence.power_off)()
+                        log_line(f"done: {module} is {'on' if on else 'off'}")
+                    except (SequenceFailed, ValueError) as exc:
+                        log_line(f"FAILED: {module}: {exc}")
 
             thread = threading.Thread(target=run, name=f"sequence-{module}", daemon=True)
             self._sequences[module] = thread
