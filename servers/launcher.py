@@ -3,7 +3,8 @@
 ``trackerdcs up`` runs this in the foreground (``--detach``: in its own
 session, with a pid file). Order: embedded database -> apply the file ->
 emulators -> one process per device server -> wait until every device
-answers. Then it supervises: a child that dies is restarted with backoff
+answers -> check each server's event channel is on its ports (servers/event_ports.py) ->
+the interlocks' servers -> the bridge. Then it supervises: a child that dies is restarted with backoff
 and the restart is logged. SIGTERM / Ctrl-C stops every child it started,
 by PID, newest first.
 
@@ -33,6 +34,7 @@ from db.runtime import process
 from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from servers import emulators, ph2acf_boards
 from servers.broker import broker_command
+from servers.event_ports import EventPortError, check_event_ports
 from servers.serve import ZMQ_EVENT_OFFSET, ZMQ_HEARTBEAT_OFFSET
 
 log = logging.getLogger("trackerdcs.launcher")
@@ -63,6 +65,9 @@ class Child:
     respawn: object = field(default=None, repr=False)  # () -> (args, env) with fresh ports
     startup_retries: int = 0
     after_others: bool = False  # an interlock's server: (re)started once the servers it watches answer
+    server: str | None = None  # a device server's name ("PowerSupply/demo-hv") and one of its devices
+    device: str | None = None
+    event_check_pending: bool = False  # restarted: its event ports are checked once its device answers
 
     @property
     def pid(self) -> int | None:
@@ -71,6 +76,13 @@ class Child:
     def start(self) -> None:
         self.proc = process.spawn(self.args, self.env, self.log_file)
         self.started_at = time.monotonic()
+        self.event_check_pending = self.server is not None
+
+    def check_event_ports(self, tango_host: str) -> None:
+        """EventPortError unless this server's ZMQ events and heartbeats are on the ports it was given."""
+        check_event_ports(tango_host, self.server, self.device, int(self.env["TANGO_ZMQ_EVENT_PORT"]),
+                          int(self.env["TANGO_ZMQ_HEARTBEAT_PORT"]))
+        self.event_check_pending = False
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -161,8 +173,10 @@ class StationLauncher:
             self._start_run_store()
             self._start_servers(last=False, deadline=began + timeout_s)
             self._wait_ready(began + timeout_s, self.device_names(interlocks=False))
+            self._check_event_ports()  # before anything subscribes: the first subscription binds the event port
             if self._start_servers(last=True, deadline=began + timeout_s):  # its inputs answer already
                 self._wait_ready(began + timeout_s, self.device_names())
+                self._check_event_ports()
             self._start_bridge()
         except BaseException:
             self.stop()
@@ -266,7 +280,7 @@ class StationLauncher:
 
             args, env = spec()
             child = Child(f"server {server.name}", args, env, self.log_dir / f"server-{executable}-{instance}.log",
-                          respawn=spec, after_others=last)
+                          respawn=spec, after_others=last, server=server.name, device=server.devices[0].name)
             self._launch(child)
         return started
 
@@ -429,6 +443,30 @@ class StationLauncher:
             if self._stop.wait(0.1):
                 raise LaunchError(f"stop requested while starting ({len(pending)} device(s) not answering yet)")
 
+    def _check_event_ports(self) -> None:
+        """Every server started answers; its event channel must be on its pinned ports."""
+        for child in self.children:
+            if child.event_check_pending and child.running():
+                try:
+                    child.check_event_ports(self.station.tango_host)
+                except EventPortError as exc:
+                    raise LaunchError(str(exc)) from None
+
+    def _recheck_event_ports(self, child: Child) -> None:
+        """A restarted server, once it answers: on a wrong event port it is stopped (and restarted on
+        fresh ports by the supervision loop, when its ports are not the station file's)."""
+        if not device_answers(self.station.tango_host, child.device):
+            return
+        try:
+            child.check_event_ports(self.station.tango_host)
+        except EventPortError as exc:
+            log.error("%s; stopping it (PID %d)", exc, child.pid)
+            if child.respawn is not None:
+                child.args, child.env = child.respawn()
+            process.stop_pid(child.pid)
+            child.proc.wait(timeout=5)
+            child.event_check_pending = False
+
     # ---------------------------------------------------------- supervising
     def supervise(self) -> None:
         while not self._stop.wait(0.2):
@@ -436,6 +474,8 @@ class StationLauncher:
             with self._lock:
                 for child in self.children:
                     if child.running():
+                        if child.event_check_pending and child.restarts:
+                            self._recheck_event_ports(child)
                         if now - child.started_at > STABLE_AFTER_S:
                             child.backoff = BACKOFF_START_S
                         continue
