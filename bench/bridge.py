@@ -8,7 +8,9 @@ which feeds a real InfluxDB (Debian influxd, /write) and a real mosquitto.
 For each offered rate (events/s over all attributes) it checks zero loss into
 both sinks (MQTT subscriber count and InfluxDB point count equal to what the
 sources pushed); after the first step with a loss it tries three finer steps
-between the last lossless one and it. It prints the highest lossless rate, MQTT
+between the last lossless one and it. Each step starts once the consumer's sinks
+have been quiet for QUIET_S (a lossy step's backlog is never counted as the
+next step's deliveries). It prints the highest lossless rate, MQTT
 latency p50/p99 (Tango event timestamp -> MQTT subscriber), archive commit p99,
 bridge CPU and RSS, the time to subscribe every attribute, then -- same
 sources, same steps, counted at the sinks the same way -- the peer (the naive
@@ -140,6 +142,21 @@ def influx_count(port: int, database: str = "bench", measurement: str = "src") -
 
 
 FINE_STEPS = 3
+QUIET_S = 2.0  # a step starts once its consumer's sinks have taken nothing new for this long
+
+
+def drain(counts, what: str, timeout_s: float = 120.0) -> None:
+    """Wait until ``counts()`` (what the sinks hold, or took since the last call) stops changing:
+    a lossy step's backlog, still arriving, must not count as the next step's deliveries."""
+    last, quiet_since, deadline = counts(), time.monotonic(), time.monotonic() + timeout_s
+    while time.monotonic() - quiet_since < QUIET_S:
+        if time.monotonic() > deadline:
+            print(f"  ({what} still taking events after {timeout_s:.0f} s: the next step may count them)", flush=True)
+            return
+        time.sleep(0.25)
+        now = counts()
+        if now != last:
+            last, quiet_since = now, time.monotonic()
 
 
 def ladder(step, rates: list[float]) -> float:
@@ -183,6 +200,7 @@ def peer_rate(tmp: Path, peer: Path, tango_host: str, sources: int, rates: list[
         ps = psutil.Process(proc.pid)
 
         def step(rate: float) -> tuple[bool, float]:
+            drain(lambda: (int(counter.ask()[0]), influx_count(influx_port, "naive", "naive")), "the peer")
             before = influx_count(influx_port, "naive", "naive")
             ps.cpu_percent()
             sent, took = burst(tango_host, sources, rate, seconds)
@@ -223,6 +241,7 @@ def count_ceiling(tango_host: str, sources: int, specs: list[str], rates: list[f
         ps = psutil.Process(counter.proc.pid)
 
         def step(rate: float) -> tuple[bool, float]:
+            drain(lambda: int(counter.ask()[0]), name.strip())
             before = int(counter.ask()[0])
             ps.cpu_percent()
             sent, took = burst(tango_host, sources, rate, seconds)
@@ -279,6 +298,7 @@ def main() -> None:
             counter_ps = psutil.Process(counter.proc.pid)
 
             def step(rate: float) -> tuple[bool, float]:
+                drain(lambda: (int(counter.ask()[0]), influx_count(influx.port)), "the bridge")
                 influx_before = influx_count(influx.port)
                 ps.cpu_percent()
                 counter_ps.cpu_percent()

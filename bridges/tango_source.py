@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import tango
@@ -17,6 +19,8 @@ from db.archive.reading import Reading
 from devices.subscriptions import EventSubscriptions
 
 log = logging.getLogger("trackerdcs.bridge.tango")
+
+SUBSCRIBING_THREADS = 8  # devices subscribed at once: each subscription is a few round trips to its server
 
 QUALITY = {
     tango.AttrQuality.ATTR_VALID: "VALID",
@@ -101,14 +105,19 @@ class TangoSource:
         self.tango_host = tango_host
         self.stats = stats
         self._proxies: dict[str, tango.DeviceProxy] = {}
+        self._proxies_lock = threading.Lock()
         host, _, port = tango_host.rpartition(":")
         self.subscriptions = EventSubscriptions(self.proxy, lambda: tango.Database(host, int(port)), watch_period,
                                                 name="bridge-restart-watcher")
 
     def proxy(self, device: str) -> tango.DeviceProxy:
-        if device not in self._proxies:
-            self._proxies[device] = tango.DeviceProxy(f"tango://{self.tango_host}/{device}")
-        return self._proxies[device]
+        with self._proxies_lock:
+            proxy = self._proxies.get(device)
+        if proxy is None:
+            proxy = tango.DeviceProxy(f"tango://{self.tango_host}/{device}")  # a database import: not under the lock
+            with self._proxies_lock:
+                proxy = self._proxies.setdefault(device, proxy)
+        return proxy
 
     def _unit(self, proxy: tango.DeviceProxy, attribute: str) -> str:
         if attribute == "State":
@@ -120,12 +129,23 @@ class TangoSource:
         return "" if unit in ("No unit", None) else unit
 
     def subscribe(self, targets: Sequence[Target], offer: Callable[[Reading, int], None]) -> None:
+        """Every target's subscription, several devices at once (one device's in order); returns
+        once all are made."""
+        by_device: dict[str, list[Target]] = {}
         for target in targets:
-            proxy = self.proxy(target.device)
-            unit = target.unit if target.unit is not None else self._unit(proxy, target.attribute)
-            forwarder = EventForwarder(target.device, target.attribute, unit, offer, target.route, self.stats)
-            event_type = tango.EventType.ARCHIVE_EVENT if target.event == "archive" else tango.EventType.CHANGE_EVENT
-            self.subscriptions.add(target.device, target.attribute, event_type, forwarder)
+            by_device.setdefault(target.device, []).append(target)
+
+        def subscribe_device(device_targets: list[Target]) -> None:
+            for target in device_targets:
+                proxy = self.proxy(target.device)
+                unit = target.unit if target.unit is not None else self._unit(proxy, target.attribute)
+                forwarder = EventForwarder(target.device, target.attribute, unit, offer, target.route, self.stats)
+                event_type = tango.EventType.ARCHIVE_EVENT if target.event == "archive" else tango.EventType.CHANGE_EVENT
+                self.subscriptions.add(target.device, target.attribute, event_type, forwarder)
+
+        with ThreadPoolExecutor(max_workers=SUBSCRIBING_THREADS, thread_name_prefix="bridge-subscribe") as pool:
+            for done in [pool.submit(subscribe_device, group) for group in by_device.values()]:
+                done.result()  # an error raises here, as it did from a plain loop
         log.info("subscribed to %d attribute events", len(targets))
         self.subscriptions.watch()
 

@@ -4,8 +4,9 @@ cppTango notices a restarted server only when a heartbeat is missed, 10 to 20 s
 later, and only then subscribes again: for that long no event arrives. That is
 too long for an interlock and loses readings in the archive. Here a watcher
 thread asks the Tango database every ``watch_period`` seconds for the PID and
-start date of each server it listens to (one cheap call per device), and
-subscribes a restarted server's events again at once.
+start date of each server it listens to (one cheap call per server, of its admin
+device: a 100-module station has 321 devices on 31 servers), and subscribes a
+restarted server's events again at once.
 
 Each event is handed to the callback's ``push_event`` directly (see
 ``_call_directly``), not through pytango's per-event green-mode and telemetry
@@ -89,6 +90,7 @@ class EventSubscriptions:
         self._retries: dict[str, int] = {}
         self._add_database: tango.Database | None = None
         self._stale: set[str] = set()  # devices of restarted servers, unsubscribed, to subscribe again
+        self._servers: dict[str, str] = {}  # device -> its server's name, as the database said once
 
     def add(self, device: str, attribute: str, event_type: tango.EventType, callback) -> None:
         """Subscribe now and keep it; ``callback`` has a ``push_event(event)`` method that never raises."""
@@ -147,15 +149,25 @@ class EventSubscriptions:
             pass
         subscription.event_id = None
 
-    @staticmethod
-    def _life_of(database: tango.Database, device: str) -> tuple | None:
-        """(server, PID, start date) while the device's server is exported, DOWN while it is not,
-        None when the database does not know the device."""
+    def _life_of(self, database: tango.Database, device: str, lives: dict | None = None) -> tuple | None:
+        """(server, PID, start date) of the device's server (its admin device's) while it is exported,
+        DOWN while it is not, None when the database does not know the device. ``lives``: the
+        servers' lives asked already in this turn."""
         try:
-            info = database.get_device_info(device)
+            server = self._servers.get(device)
+            if server is None:
+                server = database.get_device_info(device).ds_full_name
+                with self._lock:
+                    self._servers[device] = server
+            if lives is not None and server in lives:
+                return lives[server]
+            info = database.get_device_info(f"dserver/{server}")
         except tango.DevFailed:
             return None
-        return (info.ds_full_name, info.pid, info.started_date) if info.exported else DOWN
+        life = (server, info.pid, info.started_date) if info.exported else DOWN
+        if lives is not None:
+            lives[server] = life
+        return life
 
     def _life(self, device: str) -> tuple | None:
         """The same, asked from the subscribing thread (a database call, it never waits for the device)."""
@@ -172,9 +184,9 @@ class EventSubscriptions:
         database.get_info()
         with self._lock:
             devices = list(self._by_device)
-        lives = {}
+        lives, servers = {}, {}
         for device in devices:
-            life = self._life_of(database, device)
+            life = self._life_of(database, device, servers)
             if life is not None:
                 lives[device] = life
         return lives

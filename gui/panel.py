@@ -30,6 +30,7 @@ from db.config.classes import known_classes
 from db.config.station import LoadedStation
 from db.runtime.tango_database import answering
 from gui.alarm_feed import AlarmFeed
+from gui.event_buffer import SharedEventBuffer
 from gui.module_tiles import ModuleTiles
 from gui.runs_view import RUN_CLASSES, RunsView
 
@@ -47,11 +48,6 @@ TRENDS = {
 # JSON text attributes, shown decoded in the interlock view instead of in a form: a Taurus label
 # takes braces in a value for a template and logs "Error formatting display"
 JSON_ATTRIBUTES = {"last_trip"}
-
-
-def buffered(widget):
-    widget.setEventBufferPeriod(REFRESH_S)
-    return widget
 
 
 class StationPanel(Qt.QMainWindow):
@@ -73,6 +69,7 @@ class StationPanel(Qt.QMainWindow):
         self.message = Qt.QLabel("ready")
         self.statusBar().addWidget(self.message, 1)
         self.labels: dict[str, TaurusLabel] = {}  # model -> label (tests and screenshots look them up)
+        self.events = SharedEventBuffer(REFRESH_S, self)  # one 10 Hz flush for every widget, no thread each
         self.tabs.addTab(self._overview(), "Overview")
         self.tabs.addTab(self._forms(), "Devices")
         self.tabs.addTab(self._trends(), "Trends")
@@ -97,7 +94,7 @@ class StationPanel(Qt.QMainWindow):
         return f"tango://{self.host}/{device}/{attribute}"
 
     def label(self, device: str, attribute: str, state: bool = False) -> TaurusLabel:
-        widget = buffered(TaurusLabel())
+        widget = self.events.add(TaurusLabel())
         if state:
             widget.setBgRole("value")  # Tango state colours
         widget.setModel(self.model(device, attribute))
@@ -295,7 +292,8 @@ class StationPanel(Qt.QMainWindow):
             form.setModel([self.model(device, a) for a in self._attributes_of(device)])
             layout.addWidget(self.foreign_command_buttons(device))
         for item in form.getItems():
-            item.setEventBufferPeriod(REFRESH_S) if hasattr(item, "setEventBufferPeriod") else None
+            if hasattr(item, "setEventBufferPeriod"):
+                self.events.add(item)
         layout.addWidget(form, 1)
         self.forms[device] = form
 
@@ -410,6 +408,10 @@ class StationPanel(Qt.QMainWindow):
         return page
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """Closed, the panel stops asking: its timers stop and its widgets' subscriptions end."""
+        self._timer.stop()
+        self._station_timer.stop()
+        self.events.close()
         if self.alarm_feed is not None:
             self.alarm_feed.close()
             self.alarm_feed = None

@@ -420,8 +420,21 @@ class StationLauncher:
         return [device.name for server, device in self.station.station.devices()
                 if interlocks or not any(d.class_ == "SafetyInterlock" for d in server.devices)]
 
+    def _not_answering(self, names: list[str], proxies: dict[str, tango.DeviceProxy]) -> list[str]:
+        """Those of ``names`` that do not answer yet. Each device's proxy is made once (a database
+        import); a server whose first waiting device does not answer is not asked again this turn
+        (its other devices come with it): waiting for 321 devices costs the database little."""
+        server_of = {d.name: s.name for s, d in self.station.station.devices()}
+        silent, left = set(), []
+        for name in names:
+            if server_of.get(name) in silent or not device_answers(self.station.tango_host, name, proxies=proxies):
+                silent.add(server_of.get(name))
+                left.append(name)
+        return left
+
     def _wait_ready(self, deadline: float, names: list[str]) -> None:
         pending = list(names)
+        proxies: dict[str, tango.DeviceProxy] = {}
         while pending:
             for child in self.children:
                 if child.running():
@@ -435,7 +448,7 @@ class StationLauncher:
                     child.start()
                     continue
                 raise LaunchError(f"{child.name} exited with code {child.proc.returncode}; see {child.log_file}")
-            pending = [name for name in pending if not device_answers(self.station.tango_host, name)]
+            pending = self._not_answering(pending, proxies)
             if not pending:
                 return
             if time.monotonic() > deadline:
@@ -566,11 +579,17 @@ class StationLauncher:
         tmp.replace(path)
 
 
-def device_answers(tango_host: str, name: str, timeout_ms: int = 1000) -> bool:
-    """The device answers and has observed its hardware once (INIT means not yet)."""
+def device_answers(tango_host: str, name: str, timeout_ms: int = 1000,
+                   proxies: dict[str, tango.DeviceProxy] | None = None) -> bool:
+    """The device answers and has observed its hardware once (INIT means not yet). ``proxies``
+    keeps the proxies made, for the next ask."""
     try:
-        proxy = tango.DeviceProxy(f"tango://{tango_host}/{name}")
-        proxy.set_timeout_millis(timeout_ms)
+        proxy = (proxies or {}).get(name)
+        if proxy is None:
+            proxy = tango.DeviceProxy(f"tango://{tango_host}/{name}")
+            proxy.set_timeout_millis(timeout_ms)
+            if proxies is not None:
+                proxies[name] = proxy
         return proxy.state() != tango.DevState.INIT
     except tango.DevFailed:
         return False

@@ -94,6 +94,21 @@ def test_panel_lists_every_device_with_a_form(panel, launcher):
     assert "voltage_max = 600.0" in limits and "current_limit_max = 0.0001" in limits
 
 
+def test_widgets_share_one_event_buffer_and_no_thread_each(panel, launcher):
+    """Taurus's per-widget buffering starts a timer thread per widget (500 on a 100-module overview);
+    the panel's widgets are flushed by one Qt timer instead (gui/event_buffer.py)."""
+    import threading
+
+    from gui.panel import REFRESH_S
+
+    widgets = list(panel.labels.values()) + [item for form in panel.forms.values() for item in form.getItems()]
+    assert len(widgets) > 30
+    assert all(w._bufferedEventsTimer is None and w._eventBufferPeriod == REFRESH_S for w in widgets
+               if hasattr(w, "setEventBufferPeriod"))
+    timer_threads = [t for t in threading.enumerate() if t.name.startswith("TimerLoop")]
+    assert len(timer_threads) < 10, f"{len(timer_threads)} Taurus timer threads for {len(widgets)} widgets"
+
+
 def test_values_match_a_pytango_client(panel, launcher):
     spin_until(lambda: text(panel, SENSOR, "temperature").strip() not in ("", "-----"), what="temperature shown")
     sensor = proxy(launcher, SENSOR)
