@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,10 @@ def measure(modules: int, folder: Path, panel: bool, panel_timeout: float) -> di
     try:
         answered = answering(host, devices, 300)
         figures["all_answer_s"] = None if answered is None else round(time.monotonic() - started, 1)
+        launcher_log = folder / "data" / "log" / "launcher.log"
+        said = re.search(r"every device answers \(\d+ devices\) ([\d.]+) s after the start",
+                         launcher_log.read_text() if launcher_log.exists() else "")
+        figures["all_answer_in_up_s"] = float(said.group(1)) if said else None  # before the bridge subscribes
         pids = station_pids(host)
         figures["processes"] = len(pids)
         figures["rss_gb"] = round(sum(rss(p) for p in pids) / 1e9, 2)

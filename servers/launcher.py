@@ -177,6 +177,8 @@ class StationLauncher:
             if self._start_servers(last=True, deadline=began + timeout_s):  # its inputs answer already
                 self._wait_ready(began + timeout_s, self.device_names())
                 self._check_event_ports()
+            log.info("every device answers (%d devices) %.1f s after the start", len(self.device_names()),
+                     time.monotonic() - began)
             self._start_bridge()
         except BaseException:
             self.stop()

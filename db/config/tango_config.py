@@ -27,6 +27,7 @@ class Change:
     sign: str  # + add, ~ change, - remove
     text: str
     run: Callable[[], None]
+    batch: tuple | None = None  # (put, device, {key: value}): apply puts one device's in one database call
 
     def __str__(self) -> str:
         return f"{self.sign} {self.text}"
@@ -288,7 +289,8 @@ def _property_changes(db, name: str, desired: dict[str, list[str]], managed: set
             continue
         sign, before = ("~", f"{have} -> ") if key in present else ("+", "")
         changes.append(Change(sign, f"{name} property {key} = {before}{values}",
-                              lambda key=key, values=values: db.put_device_property(name, {key: values})))
+                              lambda key=key, values=values: db.put_device_property(name, {key: values}),
+                              (db.put_device_property, name, {key: values})))
     for key in sorted((present & managed) - set(desired)):
         changes.append(Change("-", f"{name} property {key} (back to the class default)",
                               lambda key=key: db.delete_device_property(name, [key])))
@@ -306,7 +308,8 @@ def _attribute_changes(db, name: str, attributes: dict[str, AttributeConfig]) ->
                 continue
             changes.append(Change("~" if key in have else "+", f"{name}/{attr} {key} = {values}",
                                   lambda attr=attr, key=key, values=values:
-                                  db.put_device_attribute_property(name, {attr: {key: values}})))
+                                  db.put_device_attribute_property(name, {attr: {key: values}}),
+                                  (db.put_device_attribute_property, name, {attr: {key: values}})))
         for key in sorted(set(have) & set(MANAGED_ATTRIBUTE_KEYS) - set(desired)):
             changes.append(Change("-", f"{name}/{attr} {key}",
                                   lambda attr=attr, key=key: db.delete_device_attribute_property(name, {attr: [key]})))
@@ -333,5 +336,30 @@ def _deleter(db, name: str) -> Callable[[], None]:
 
 
 def apply(changes: list[Change]) -> None:
+    """Run the changes in order; consecutive property puts of one device go in one database call
+    (a 100-module station: about 3,700 changes in about 1,000 calls)."""
+    pending: list = []  # [put, device, payload] of the puts not made yet
+
+    def flush() -> None:
+        if pending:
+            put, device, payload = pending
+            put(device, payload)
+            pending.clear()
+
     for change in changes:
-        change.run()
+        if change.batch is None:
+            flush()
+            change.run()
+            continue
+        put, device, payload = change.batch
+        if pending and pending[0] == put and pending[1] == device:
+            for key, value in payload.items():
+                merged = pending[2].setdefault(key, {} if isinstance(value, dict) else value)
+                if isinstance(value, dict):
+                    merged.update(value)
+                else:
+                    pending[2][key] = value
+            continue
+        flush()
+        pending[:] = [put, device, {k: dict(v) if isinstance(v, dict) else v for k, v in payload.items()}]
+    flush()
