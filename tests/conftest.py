@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 from pathlib import Path
 
 import pytest
+
+# the checked station files the tests' commands remember (db/config/station_cache.py): the
+# session's own folder, never the user's ~/.cache
+os.environ.setdefault("TRACKERDCS_CACHE_DIR", tempfile.mkdtemp(prefix="trackerdcs-test-cache-"))
 
 from db.config.validation import load_station
 from devices.models import make_emulator

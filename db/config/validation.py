@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from db.config import station_cache
 from db.config.classes import ClassInfo, known_classes
 from db.config.station import IPBUS_URI, RESOURCE_TCP, SERIAL_MODELS, LoadedStation, Station
 from db.config.yaml_source import MAX_CHARS, YamlDocument, YamlSyntaxError, load_yaml
@@ -482,11 +483,15 @@ def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_text(text: str) -> tuple[Station | None, list[Problem]]:
+def check_text(text: str, keep: dict | None = None) -> tuple[Station | None, list[Problem]]:
+    """The station of ``text`` (None when it has problems) and its problems; ``keep`` gets the parsed
+    data under "data"."""
     try:
         doc = load_yaml(text)
     except YamlSyntaxError as exc:
         return None, [Problem((), exc.line, exc.message)]
+    if keep is not None:
+        keep["data"] = doc.data
     problems: list[Problem] = []
     station = None
     try:
@@ -528,9 +533,19 @@ def read_text(path: Path) -> str:
 
 
 def load_station(path: str | Path) -> LoadedStation:
-    """Load and validate a station file; raise StationFileError listing every problem."""
+    """Load and validate a station file; raise StationFileError listing every problem. A file that
+    passed every check before, with this code, is not read and checked again (station_cache)."""
     path = Path(path)
-    station, problems = check_text(read_text(path))
+    text = read_text(path)
+    data = station_cache.recall(text)
+    if data is not None:
+        try:
+            return LoadedStation(Station.model_validate(data), path)
+        except ValidationError:
+            pass  # the schema changed under an entry: checked in full below
+    doc_data: dict = {}
+    station, problems = check_text(text, keep=doc_data)
     if problems:
         raise StationFileError(path.name, problems)
+    station_cache.remember(text, doc_data.get("data"))
     return LoadedStation(station, path)
