@@ -116,6 +116,30 @@ def test_abort_mid_run_leaves_no_process_and_a_run_marked_aborted(tmp_path, stor
     assert run["status"] == "aborted" and run["exit_code"] is not None
 
 
+def test_a_run_aborted_before_ph2acf_took_its_number_leaves_the_next_run_its_own_number(tmp_path, store_uri,
+                                                                                        request):
+    # Ph2_ACF appends the run number to RunNumbers.dat once the board is configured: aborted before that,
+    # run 1 is recorded but RunNumbers.dat is empty, and the next Start must not reuse 1 (the store's key)
+    database = database_name(request)
+    context, board = runner(tmp_path, store_uri, database, speed=0.2)  # configure takes 1.8 s
+    with context as device:
+        wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+        assert device.Start("2SquickTest") == 1
+        device.Abort()
+        assert finished(device, 20) == "aborted by the operator"
+        numbers = tmp_path / "ph2acf" / "RunNumbers.dat"
+        assert not numbers.exists() or "1" not in numbers.read_text().split()  # Ph2_ACF never took it
+        set_emulator(tmp_path / "ph2acf", speed=0.01)
+        assert device.Start("2SquickTest") == 2
+        assert finished(device) == "done"
+        assert device.result_path.endswith("Results/Run_2/Results.root")  # Ph2_ACF's number is the store's
+        assert device.Start("2SquickTest") == 3
+        assert finished(device) == "done"
+    with pymongo.MongoClient(store_uri) as client:
+        runs = {r["run_number"]: r["status"] for r in client[database].runs.find()}
+    assert runs == {1: "aborted", 2: "done", 3: "done"}
+
+
 def test_a_hang_trips_the_watchdog_and_signals_escalate(tmp_path, store_uri, request):
     database = database_name(request)
     context, board = runner(tmp_path, store_uri, database, faults={"hang_at": "OTalignBoardDataWord"},

@@ -144,9 +144,30 @@ class RunManager:
         return self.process is not None
 
     def next_run_number(self) -> int:
+        """The number Ph2_ACF gives the next run: the last one in RunNumbers.dat, plus one."""
         path = self.config.base_dir / "RunNumbers.dat"
         numbers = [int(x) for x in path.read_text().split() if x.isdigit()] if path.exists() else []
         return (numbers[-1] if numbers else 0) + 1
+
+    def _claim_run_number(self) -> int:
+        """The next run's number, past every run of this board in the store.
+
+        Ph2_ACF appends a run's number to RunNumbers.dat only once the board is configured: a run
+        aborted or failed before that is recorded under a number that RunNumbers.dat does not have,
+        and the next run would get it again. Such numbers are written to RunNumbers.dat as used (as
+        Ph2_ACF would have done), so that Ph2_ACF and the run store agree on the next number."""
+        number = self.next_run_number()
+        try:
+            recorded = self.store.next_run_number(self.config.device)
+        except RunStoreError as exc:
+            raise RunRefused(f"Start refused: {exc}; a run must be recorded") from None
+        if recorded > number:
+            log.warning("runs %d..%d are recorded but not in RunNumbers.dat (ended before Ph2_ACF took their "
+                        "number): marking them used", number, recorded - 1)
+            with (self.config.base_dir / "RunNumbers.dat").open("a") as out:
+                out.write(f"{recorded - 1}\n")
+            number = recorded
+        return number
 
     def start_run(self, tag: str) -> int:
         with self._lock:
@@ -166,7 +187,7 @@ class RunManager:
                 self.store.check()
             except RunStoreError as exc:
                 raise RunRefused(f"Start refused: {exc}; a run must be recorded") from None
-            number = self.next_run_number()
+            number = self._claim_run_number()
             steps = calibrations.steps(tag)
             argv = [*self.config.executable, "-b", "-f", str(self.config.hardware_xml), "-c", tag]
             before = self.snapshot()

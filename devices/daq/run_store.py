@@ -106,7 +106,12 @@ class RunStore:
                                             **document}).inserted_id
 
     def next_run_number(self, device: str) -> int:
-        last = self.db.runs.find_one({"device": device}, sort=[("run_number", -1)])
+        """One more than the highest run number the device has recorded."""
+        try:
+            last = self.db.runs.find_one({"device": device}, sort=[("run_number", -1)])
+        except PyMongoError as exc:
+            raise RunStoreError(f"the run store cannot say the last run of {device} ({exc.__class__.__name__})") \
+                from None
         return (last["run_number"] if last else 0) + 1
 
     # ------------------------------------------------------------------- reads
