@@ -299,7 +299,8 @@ def test_burn_in_runs_every_step_and_resumes_after_its_server_is_killed(launcher
         wait_for(lambda: session_done(burnin), timeout_s=120, what="the resumed session to end")
         steps = list(burnin.session_steps)
         assert burnin.session_status == "done", (steps, list(fc7.last_runs))
-        assert f"(run {number})" in steps[2]  # the run that was going, waited for, not started again
+        # the run that was going, waited for, not started again
+        assert f"(run {number})" in steps[2], (steps, list(fc7.last_runs))
     finally:
         emulator_json.write_text(json.dumps(settings))
         power(launcher, False)

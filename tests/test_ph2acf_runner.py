@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import psutil
 import pymongo
@@ -138,6 +139,38 @@ def test_a_run_aborted_before_ph2acf_took_its_number_leaves_the_next_run_its_own
     with pymongo.MongoClient(store_uri) as client:
         runs = {r["run_number"]: r["status"] for r in client[database].runs.find()}
     assert runs == {1: "aborted", 2: "done", 3: "done"}
+
+
+def test_a_run_is_aborted_when_its_permit_stays_refused_not_for_a_refusal_of_one_moment(tmp_path, store_uri,
+                                                                                        request):
+    from devices.daq.manager import PERMIT_LOST_TURNS, RunManager, RunnerConfig, Snapshot
+    from devices.daq.run_store import RunStore
+
+    board = make_board(tmp_path / "ph2acf", speed=0.2)
+    config = RunnerConfig(device="test/daq/fc7", executable=tuple(board["executable"]),
+                          fpgaconfig=tuple(board["fpgaconfig"]), base_dir=Path(board["base_dir"]),
+                          hardware_xml=Path(board["hardware_xml"]), calibrations=("2SquickTest",),
+                          modules=tuple(board["modules"]))
+    refusal = {"reason": ""}
+    manager = RunManager(config, RunStore(store_uri, database_name(request)), lambda: refusal["reason"],
+                         lambda: Snapshot(time.time(), {}), lambda: None)
+    manager.start()
+    try:
+        manager.start_run("2SquickTest")
+        refusal["reason"] = "Start refused: state of test/hv/module1 is UNKNOWN, not in ['ON']"
+        time.sleep(PERMIT_LOST_TURNS - 1.5)  # refused for fewer turns than it takes
+        refusal["reason"] = ""
+        time.sleep(2)
+        assert manager.running, manager.last_outcome
+        refusal["reason"] = "Start refused: state of test/hv/module1 is OFF, not in ['ON']"
+        lost = time.monotonic()
+        wait_for(lambda: not manager.running, 20, what="the run aborted")
+        assert time.monotonic() - lost >= PERMIT_LOST_TURNS - 1
+        assert manager.last_outcome.reason == "aborted: state of test/hv/module1 is OFF, not in ['ON']"
+    finally:
+        manager.stop()
+        wait_for(lambda: not manager.running, 20, what="the run stopped")
+        manager.store.close()
 
 
 def test_a_hang_trips_the_watchdog_and_signals_escalate(tmp_path, store_uri, request):

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 STANDBY, RUNNING, ALARM, FAULT, DISABLE = "STANDBY", "RUNNING", "ALARM", "FAULT", "DISABLE"
 FC7_CHECK_PERIOD_S = 30.0
+# A run whose permit is refused this many turns in a row (one a second) is aborted: a refusal of one
+# moment (an input unknown for one missed heartbeat, the interlock slow to answer under load) is not
+# a lost permit, as a rule's debounce is not a trip. A tripped rule aborts at once.
+PERMIT_LOST_TURNS = 3
 
 
 class RunRefused(RuntimeError):
@@ -87,6 +91,8 @@ class RunManager:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._fc7_checked = 0.0
+        self._refused_run: CalibrationProcess | None = None  # the run whose permit was refused at the last turn
+        self._refusals = 0  # how many turns in a row
         self._monitor = threading.Thread(target=self._watch, name=f"runner {config.device}", daemon=True)
 
     # -------------------------------------------------------------- lifecycle
@@ -284,7 +290,15 @@ class RunManager:
             if rule:
                 process.abort(f"aborted: {rule}")
             elif reason and not reason.endswith("is UNSAFE"):  # an unsafe rule aborts when it trips (debounced)
-                process.abort(f"aborted: {reason.removeprefix('Start refused: ')}")
+                self._refusals = self._refusals + 1 if process is self._refused_run else 1
+                self._refused_run = process
+                if self._refusals >= PERMIT_LOST_TURNS:
+                    process.abort(f"aborted: {reason.removeprefix('Start refused: ')}")
+                elif self._refusals == 1:
+                    log.warning("run %s: the permit is refused (%s); aborted if still so in %d s",
+                                self.progress.run_number, reason, PERMIT_LOST_TURNS - 1)
+            else:
+                self._refused_run = None
             return
         if not self._check_setup():
             return
