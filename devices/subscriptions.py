@@ -214,12 +214,9 @@ class EventSubscriptions:
                         with self._lock:
                             known[device] = life
                     continue
-                if life is not DOWN and before is not None and before != life:
-                    if before is DOWN:
-                        log.info("%s is up (server %s, PID %s): subscribing to its events", device, life[0], life[1])
-                    else:
-                        log.warning("%s restarted (server %s, PID %s -> %s): subscribing to its events again",
-                                    device, life[0], before[1], life[1])
+                # a restarted server's devices are _stale (above); one that was down is up now
+                if life is not DOWN and before is DOWN:
+                    log.info("%s is up (server %s, PID %s): subscribing to its events", device, life[0], life[1])
                     if not self._resubscribe(device):
                         continue  # try again at the next turn
                 with self._lock:

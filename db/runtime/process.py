@@ -50,13 +50,8 @@ def free_port(host: str = "127.0.0.1", avoid: frozenset[int] | set[int] = frozen
     with _handed_out_lock:
         for _ in range(400 if len(candidates) > 1000 else 0):
             port = random.choice(candidates)
-            if port in _handed_out or port in avoid:
+            if port in _handed_out or port in avoid or not _bindable(host, port):
                 continue
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                try:
-                    sock.bind((host, port))
-                except OSError:
-                    continue
             _handed_out.add(port)
             return port
         while True:  # no room below the range: a free port the kernel picks
