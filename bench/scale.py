@@ -8,7 +8,8 @@ station's processes and their total RSS; the `trackerdcs status` time; the bridg
 subscriptions and the seconds it took to make them; the bridge's CPU and RSS idle and while
 every module ramps; every module powered on at once through the interlock (seconds, failures);
 a dew-point trip in one box (the spread of its HV Offs, and until every HV of the box ramps
-down); with --panel the operator panel's open time and RSS (offscreen); the `down` time and
+down); with --panel the operator panel's open time, the time until every tile shows its states,
+and its RSS (offscreen, bench/panel_open.py); the `down` time and
 what was left behind. Goals (issue 12): every device answering < 30 s and RSS < 6 GB at
 N = 100, status < 2 s, all modules on at once < 60 s with no failure, the box's HV Offs
 within 1 s, the bridge <= 1 core. Ports are free loopback ports; data in a temporary folder.
@@ -191,9 +192,8 @@ def measure(modules: int, folder: Path, panel: bool, panel_timeout: float) -> di
         if panel:
             env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
             started = time.monotonic()
-            shown = subprocess.Popen([sys.executable, "-m", "trackerdcs", "gui", str(path), "--screenshot",
-                                      str(folder / "panel.png")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
+            shown = subprocess.Popen([sys.executable, "-m", "bench.panel_open", str(path)], cwd=ROOT, env=env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             peak = 0
             while shown.poll() is None and time.monotonic() - started < panel_timeout:
                 peak = max(peak, rss(shown.pid))
@@ -203,7 +203,11 @@ def measure(modules: int, folder: Path, panel: bool, panel_timeout: float) -> di
                 shown.wait()
                 figures["panel"] = f"not open after {panel_timeout:.0f} s ({peak / 1e6:.0f} MB)"
             else:
-                figures["panel"] = f"{time.monotonic() - started:.1f} s, {peak / 1e6:.0f} MB peak"
+                opened = json.loads([line for line in shown.stdout.read().splitlines() if line.startswith("{")][-1])
+                every = opened["every_value_s"]
+                figures["panel"] = (f"open in {opened['open_s']} s, every tile's states in "
+                                    f"{every if every is not None else 'never (120 s)'} s, "
+                                    f"{peak / 1e6:.0f} MB peak")
     finally:
         down_s, _ = cli("down", str(path))
         figures["down_s"] = round(down_s, 1)

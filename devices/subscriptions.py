@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ import tango
 log = logging.getLogger("trackerdcs.subscriptions")
 
 DOWN = ("down",)  # a device whose server is not exported now
+ADD_LIVES_S = 1.0  # how long add() takes a server's life as asked
 VERIFY_RETRIES = 10  # subscriptions that fail right after a resubscription: tried again this many turns
 
 
@@ -89,6 +91,8 @@ class EventSubscriptions:
         self._verifying: dict[str, list[tuple[_Subscription, _Verifier]]] = {}  # resubscribed at the last turn
         self._retries: dict[str, int] = {}
         self._add_database: tango.Database | None = None
+        self._add_lives: dict[str, tuple] = {}  # server -> its life, asked by add() since _add_lives_at
+        self._add_lives_at = 0.0
         self._stale: set[str] = set()  # devices of restarted servers, unsubscribed, to subscribe again
         self._servers: dict[str, str] = {}  # device -> its server's name, as the database said once
 
@@ -170,11 +174,17 @@ class EventSubscriptions:
         return life
 
     def _life(self, device: str) -> tuple | None:
-        """The same, asked from the subscribing thread (a database call, it never waits for the device)."""
+        """The same, asked from the subscribing thread (a database call, it never waits for the device).
+        A server's life asked less than ADD_LIVES_S ago is taken again: subscribing a server's devices
+        one after another asks the database once for it, not once per device (a restart in between
+        is seen by the watcher's next turn, which subscribes again)."""
+        now = time.monotonic()
+        if now - self._add_lives_at > ADD_LIVES_S:
+            self._add_lives, self._add_lives_at = {}, now
         try:
             if self._add_database is None:
                 self._add_database = self._database()
-            return self._life_of(self._add_database, device)
+            return self._life_of(self._add_database, device, self._add_lives)
         except tango.DevFailed:
             return None
 

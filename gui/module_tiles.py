@@ -1,7 +1,8 @@
 """The overview of a large station: one tile per module, in a scroll area, with a search box.
 
-A tile shows the module's LV and HV states in Tango colours and its HV voltage and current; it
-is three or four Taurus labels, not a form, so a hundred modules open in seconds. "Details"
+A tile shows the module's LV and HV states in Tango colours and its HV voltage and current: plain
+labels fed by change events (gui/tile_feed.py), not Taurus widgets, so a hundred modules open in
+seconds. "Details"
 opens the module's HV device in the Devices tab (built when first shown). The search keeps the
 tiles whose module or device names contain the text.
 """

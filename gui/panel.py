@@ -33,6 +33,7 @@ from gui.alarm_feed import AlarmFeed
 from gui.event_buffer import SharedEventBuffer
 from gui.module_tiles import ModuleTiles
 from gui.runs_view import RUN_CLASSES, RunsView
+from gui.tile_feed import TileFeed
 
 REFRESH_S = 0.1  # coalesce updates: at most 10 Hz per widget
 LARGE_MODULES = 8  # more modules: tiles with a search, device forms built when first shown, box trends only
@@ -70,6 +71,7 @@ class StationPanel(Qt.QMainWindow):
         self.statusBar().addWidget(self.message, 1)
         self.labels: dict[str, TaurusLabel] = {}  # model -> label (tests and screenshots look them up)
         self.events = SharedEventBuffer(REFRESH_S, self)  # one 10 Hz flush for every widget, no thread each
+        self.tile_feed: TileFeed | None = None  # a large station's tiles: plain labels fed by events
         self.tabs.addTab(self._overview(), "Overview")
         self.tabs.addTab(self._forms(), "Devices")
         self.tabs.addTab(self._trends(), "Trends")
@@ -211,7 +213,9 @@ class StationPanel(Qt.QMainWindow):
         safety = [(d, c, ("tripped",)) for d, c in self.devices if c == "SafetyInterlock"]
         if safety:
             below.append(self._group("Interlocks", safety))
-        self.tiles = ModuleTiles(self.station.station.modules, self.label, self.open_device, below)
+        self.tile_feed = TileFeed(self.host, REFRESH_S, self)
+        self.tiles = ModuleTiles(self.station.station.modules, self.tile_feed.label, self.open_device, below)
+        self.tile_feed.start()
         return self.tiles
 
     def open_device(self, device: str) -> None:
@@ -412,6 +416,8 @@ class StationPanel(Qt.QMainWindow):
         self._timer.stop()
         self._station_timer.stop()
         self.events.close()
+        if self.tile_feed is not None:
+            self.tile_feed.close()
         if self.alarm_feed is not None:
             self.alarm_feed.close()
             self.alarm_feed = None

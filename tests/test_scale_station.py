@@ -105,9 +105,12 @@ def test_the_panel_shows_a_tile_per_module_finds_one_and_drills_down(scale):
     try:
         opened_s = time.monotonic() - started
         hv = scale["station"].station.modules[0].hv
-        spin_until(lambda: panel.labels[panel.model(hv, "State")].text() in ("ON", "OFF", "MOVING"), timeout_s=20,
-                   what="the first tile's HV state")
-        print(f"\nscale N={MODULES}: panel open in {opened_s:.1f} s")
+        spin_until(lambda: all(panel.tile_feed.text(m.hv, "State") in ("ON", "OFF", "MOVING")
+                               for m in scale["station"].station.modules), timeout_s=30, what="every tile's HV state")
+        shown_s = time.monotonic() - started
+        assert panel.tile_feed.text(hv, "voltage").endswith(" V") and panel.tile_feed.text(hv, "current").endswith(" A")
+        assert not panel.tile_feed.failed, panel.tile_feed.failed
+        print(f"\nscale N={MODULES}: panel open in {opened_s:.1f} s, every tile's HV state shown in {shown_s:.1f} s")
         assert panel.large and len(panel.tiles.tiles) == MODULES
         assert panel.forms == {}, "device pages are built when first shown, not at start"
         panel.tiles.search.setText("m02")
