@@ -47,6 +47,26 @@ def _call_directly(proxy: tango.DeviceProxy, event_id: int, callback) -> bool:
     return True
 
 
+_first_subscription = threading.Lock()
+_consumer_made = threading.Event()
+
+
+def _subscribe_event(proxy: tango.DeviceProxy, attribute: str, event_type: tango.EventType, callback) -> int:
+    """A stateless subscription; a process's first one is made alone.
+
+    cppTango makes its event consumer at a process's first subscription. Two first subscriptions
+    at once (the bridge subscribes 8 devices at once) can each make one, and the loser fails with
+    "Could not find event consumer for ptr" (API_InvalidArgs): seen once in CI, the bridge exited
+    while starting. Once one subscription has been asked for, the consumer exists."""
+    if not _consumer_made.is_set():
+        with _first_subscription:
+            try:
+                return proxy.subscribe_event(attribute, event_type, callback, sub_mode=tango.EventSubMode.Stateless)
+            finally:
+                _consumer_made.set()
+    return proxy.subscribe_event(attribute, event_type, callback, sub_mode=tango.EventSubMode.Stateless)
+
+
 class _Verifier:
     """Stands in for a callback for a moment after a resubscription, to see whether it failed.
     cppTango can fail the first subscription to a restarted server (a stale connection to its
@@ -137,8 +157,7 @@ class EventSubscriptions:
         callback (a _Verifier) until the subscription is known to work."""
         proxy = self._proxy(device)
         callback = via or subscription.callback
-        subscription.event_id = proxy.subscribe_event(subscription.attribute, subscription.event_type,
-                                                      callback, sub_mode=tango.EventSubMode.Stateless)
+        subscription.event_id = _subscribe_event(proxy, subscription.attribute, subscription.event_type, callback)
         subscription.direct = _call_directly(proxy, subscription.event_id, callback)
         if not subscription.direct:
             log.warning("pytango %s: events of %s/%s go through its per-event wrappers (slower)", tango.__version__,
