@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import uproot
 
 from devices.daq.calibrations import CBC, MPA, SSA
 
@@ -40,11 +39,13 @@ class Grading:
 def _text(file, key: str) -> str | None:
     try:
         return str(file[key])
-    except (KeyError, uproot.KeyInFileError):
+    except KeyError:  # uproot's KeyInFileError is one
         return None
 
 
 def read_metadata(path: Path) -> dict:
+    import uproot  # 0.2 s: imported by the run's ingest, not by every CLI command and server
+
     with uproot.open(path) as f:
         names = ("CalibrationName", "CalibrationStartTimestamp", "CalibrationStopTimestamp", "GitTag",
                  "GitCommitHash", "HostName", "Username")
@@ -54,6 +55,8 @@ def read_metadata(path: Path) -> dict:
 def ingest(path: Path, modules: list[str], calibration: str, t_start, grading: Grading = Grading()
            ) -> tuple[list[dict], list[dict]]:
     """(module_results, chip_data) of one result file; ``modules[g]`` is the module on optical group g."""
+    import uproot
+
     chips: dict[str, list[dict]] = {}
     with uproot.open(path) as f:
         for key in f.keys(cycle=False, recursive=True):
@@ -114,5 +117,5 @@ def _hybrid(hybrid: int, chips: list[dict]) -> dict:
 def _values(f, key: str) -> np.ndarray | None:
     try:
         return np.asarray(f[key].values(), dtype=np.float64)
-    except (KeyError, uproot.KeyInFileError):
+    except KeyError:  # uproot's KeyInFileError is one
         return None
