@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import asdict, dataclass, field
-
-import tango
 
 from db.config.station import LoadedStation
 from db.runtime import process
-from devices.catalog import KEY_ATTRIBUTES
+from servers import status_socket
+from servers.device_status import DeviceStatus, Proxies, entries, read
 from servers.launcher import LaunchError, launcher_pid_file, running_launcher, startup_deadline_s, state_file
 
 
@@ -64,44 +62,19 @@ def down(station: LoadedStation, timeout_s: float = 30.0) -> list[str]:
     return stopped
 
 
-@dataclass
-class DeviceStatus:
-    name: str
-    device_class: str
-    state: str
-    status: str
-    attributes: dict = field(default_factory=dict)
-    external: bool = False
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _one_status(station: LoadedStation, name: str, cls: str, external: bool, timeout_ms: int) -> DeviceStatus:
-    try:
-        proxy = tango.DeviceProxy(f"tango://{station.tango_host}/{name}")
-        proxy.set_timeout_millis(timeout_ms)
-        keys = list(KEY_ATTRIBUTES.get(cls, ()))
-        replies = proxy.read_attributes(["State", "Status", *keys])  # one call: a station of 321 devices
-        state, status = (str(r.value) if not r.has_failed else "UNKNOWN" for r in replies[:2])
-        values = {reply.name: None if reply.has_failed else _plain(reply.value) for reply in replies[2:]}
-        return DeviceStatus(name, cls or proxy.info().dev_class, state, status, values, external)
-    except tango.DevFailed as exc:
-        return DeviceStatus(name, cls, "UNREACHABLE", exc.args[0].desc.strip(), {}, external)
-
-
-STATUS_WORKERS = 16  # devices asked at once: a station of 321 devices answers in well under a second
-
-
-def device_status(station: LoadedStation, timeout_ms: int = 1500) -> list[DeviceStatus]:
-    """Every device's state, status and key values, asked in parallel (a dead device costs its own
-    timeout, not everybody's), in station order."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    entries = [(d.name, d.class_, False) for _, d in station.station.devices()]
-    entries += [(d.name, d.class_ or "", True) for d in station.station.external_devices]
-    with ThreadPoolExecutor(max_workers=STATUS_WORKERS) as pool:
-        return list(pool.map(lambda e: _one_status(station, *e, timeout_ms), entries))
+def device_status(station: LoadedStation, timeout_ms: int = 1500, via_launcher: bool = True) -> list[DeviceStatus]:
+    """Every device's state, status and key values, in station order. The station's running
+    launcher answers when it can (it holds a proxy to every device); otherwise, or when its list
+    is not this station file's (edited since `up`), every device is asked here, in parallel."""
+    rows = entries(station)
+    if via_launcher and running_launcher(station) is not None:
+        answer = status_socket.ask(status_socket.socket_path(station))
+        if answer is not None and [a.get("name") for a in answer] == [name for name, _, _ in rows]:
+            try:
+                return [DeviceStatus.from_dict(a) for a in answer]
+            except (KeyError, TypeError, ValueError):
+                pass
+    return read(Proxies(station.tango_host, timeout_ms), rows)
 
 
 def bridge_status(station: LoadedStation, stale_after_s: float = 5.0) -> dict | None:
@@ -119,8 +92,3 @@ def bridge_status(station: LoadedStation, stale_after_s: float = 5.0) -> dict | 
     health.setdefault("status", "ok")
     return health
 
-
-def _plain(value):
-    if hasattr(value, "item"):
-        return value.item()
-    return value

@@ -32,10 +32,11 @@ from db.config.station import EmbeddedRunStore, LoadedStation
 from db.config.validation import load_station
 from db.runtime import process
 from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
-from servers import emulators, ph2acf_boards
+from servers import device_status, emulators, ph2acf_boards
 from servers.broker import broker_command
 from servers.event_ports import EventPortError, check_event_ports
 from servers.serve import ZMQ_EVENT_OFFSET, ZMQ_HEARTBEAT_OFFSET
+from servers.status_socket import StatusSocket, socket_path
 
 log = logging.getLogger("trackerdcs.launcher")
 
@@ -149,6 +150,8 @@ class StationLauncher:
         self.log_dir = station.data_dir / "log"
         self._owns_run_files = False
         self._starter_servers: list[str] = []
+        self._proxies: dict[str, tango.DeviceProxy] = {}  # made while waiting for the devices; kept for status
+        self._status_socket: StatusSocket | None = None
 
     # ------------------------------------------------------------ start-up
     def start(self, timeout_s: float | None = None) -> float:
@@ -180,6 +183,7 @@ class StationLauncher:
             log.info("every device answers (%d devices) %.1f s after the start", len(self.device_names()),
                      time.monotonic() - began)
             self._start_bridge()
+            self._serve_status()
         except BaseException:
             self.stop()
             raise
@@ -436,7 +440,7 @@ class StationLauncher:
 
     def _wait_ready(self, deadline: float, names: list[str]) -> None:
         pending = list(names)
-        proxies: dict[str, tango.DeviceProxy] = {}
+        proxies = self._proxies
         while pending:
             for child in self.children:
                 if child.running():
@@ -457,6 +461,15 @@ class StationLauncher:
                 raise LaunchError(f"devices not answering: {', '.join(pending)}")
             if self._stop.wait(0.1):
                 raise LaunchError(f"stop requested while starting ({len(pending)} device(s) not answering yet)")
+
+    def _serve_status(self) -> None:
+        """Answer `trackerdcs status` with the proxies made while waiting for the devices."""
+        proxies = device_status.Proxies(self.station.tango_host, 1500, known=self._proxies)
+        rows = device_status.entries(self.station)
+        status = StatusSocket(socket_path(self.station),
+                              lambda: [row.as_dict() for row in device_status.read(proxies, rows)])
+        if status.start():
+            self._status_socket = status
 
     def _check_event_ports(self) -> None:
         """Every server started answers; its event channel must be on its pinned ports."""
@@ -524,6 +537,9 @@ class StationLauncher:
 
     def stop(self) -> None:
         self._stop.set()
+        if self._status_socket is not None:
+            self._status_socket.close()
+            self._status_socket = None
         self._stop_starter_servers()
         with self._lock:
             for child in reversed(self.children):

@@ -53,6 +53,38 @@ def test_up_status_down_leaves_nothing_behind(detached):
     wait_for(lambda: not any(process.pid_alive(p) for p in pids), timeout_s=10, what="every station process gone")
 
 
+def test_status_is_answered_by_the_launcher_and_is_live(detached):
+    """`status` asks the launcher (a proxy per device since start-up) over a socket only the
+    station's user can open; what it answers is read when asked: a frozen server is UNREACHABLE."""
+    import socket
+    import stat
+
+    from db.config.validation import load_station
+    from servers import control, status_socket
+
+    path, state = detached
+    station = load_station(path)
+    sock = status_socket.socket_path(station)
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    answer = status_socket.ask(sock)
+    direct = control.device_status(station, via_launcher=False)
+    assert answer is not None
+    assert [(d["name"], d["state"]) for d in answer] == [(d.name, d.state) for d in direct]
+    with socket.socket(socket.AF_UNIX) as client:
+        client.connect(str(sock))
+        client.sendall(b"__import__('os')\n")
+        assert "unknown request" in json.loads(client.makefile().readline())["error"]
+    pid = state["children"]["server PowerSupply/demo-hv"]
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        frozen = {d["name"]: d["state"] for d in status_socket.ask(sock)}
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert frozen["demo/hv/module1"] == "UNREACHABLE" and frozen["demo/lv/module1-ch1"] == "OFF"
+    assert cli("down", str(path)).returncode == 0
+    assert not sock.exists() and status_socket.ask(sock) is None
+
+
 def test_killed_device_server_comes_back_within_10_s(detached):
     path, state = detached
     pid = state["children"]["server PowerSupply/demo-hv"]

@@ -83,7 +83,9 @@ def _device_of(key: tuple[str, str]) -> str:
 
 
 CHECK_PERIOD_S = 0.2  # how often silent and never-read inputs are fed to the rules as unknown
-SEQUENCES_AT_ONCE = 25  # power sequences running together; more wait (each polls its devices)
+# power sequences running together; more wait their turn. Each polls its devices every 0.25 s:
+# at N = 100, all 100 at once power on in 23-27 s with none failed (25 at once: 60 s, in 4 waves)
+SEQUENCES_AT_ONCE = 100
 SUBSCRIBED_MARGIN_S = 2.0  # after the subscriptions: an input whose first event has not come yet is unknown
 
 
