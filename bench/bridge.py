@@ -20,14 +20,21 @@ consumer). Each highest rate is the median of --runs ladders. Ratios: bridge /
 peer and bridge / ceiling. Needs mosquitto and influxd installed
 (scripts/test.sh installs them).
 NOPUB=1 archives only (no MQTT), to see what the archive path alone costs.
+
+--pin-sources CPU runs the sources, the sinks (mosquitto, influxd), the MQTT counter and the
+database on that CPU, and the consumer under test (bridge, peer, ceiling) alone on the other
+CPUs: on a 2-core machine the load otherwise takes CPU from the consumer it measures. --profile DIR records a py-spy flame graph of the
+bridge during its first step at each of 1,000 and 10,000 events/s (pip install '.[bench]').
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,6 +55,21 @@ from db.runtime.tango_database import EmbeddedDatabase  # noqa: E402
 
 import services  # noqa: E402  (the tests' real-service starters)
 
+LOAD_CPU: set[int] | None = None  # --pin-sources: the CPU of everything but the consumer under test
+
+
+@contextlib.contextmanager
+def on_load_cpu():
+    """Processes started inside run on the load CPU (a child inherits its parent thread's
+    affinity); nothing changes without --pin-sources."""
+    mine = os.sched_getaffinity(0)
+    if LOAD_CPU is not None:
+        os.sched_setaffinity(0, LOAD_CPU)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, mine)
+
 
 def start_sources(tmp: Path, tango_host: str, sources: int, per_source: int) -> list[subprocess.Popen]:
     host, port = tango_host.split(":")
@@ -58,12 +80,13 @@ def start_sources(tmp: Path, tango_host: str, sources: int, per_source: int) -> 
         db.add_device(info)
         db.put_device_property(info.name, {"attributes": [str(per_source)]})
     procs = []
-    for k in range(sources):
-        env = process.tango_env(tango_host)
-        env["TANGO_DS_EVENT_BUFFER_HWM"] = "100000"
-        args = [sys.executable, str(ROOT / "bench" / "event_source.py"), "EventSource", str(k),
-                "-ORBendPoint", f"giop:tcp:127.0.0.1:{process.free_port()}"]
-        procs.append(process.spawn(args, env, tmp / f"source{k}.log"))
+    with on_load_cpu():
+        for k in range(sources):
+            env = process.tango_env(tango_host)
+            env["TANGO_DS_EVENT_BUFFER_HWM"] = "100000"
+            args = [sys.executable, str(ROOT / "bench" / "event_source.py"), "EventSource", str(k),
+                    "-ORBendPoint", f"giop:tcp:127.0.0.1:{process.free_port()}"]
+            procs.append(process.spawn(args, env, tmp / f"source{k}.log"))
     for k in range(sources):
         deadline = time.monotonic() + 30
         while True:
@@ -181,7 +204,8 @@ def ladder(step, rates: list[float]) -> float:
 def peer_rate(tmp: Path, peer: Path, tango_host: str, sources: int, rates: list[float], seconds: float,
               broker_port: int, influx_port: int, runs: int) -> list[float]:
     """The naive peer on the same sources and steps, its deliveries counted at the sinks."""
-    counter = Line([sys.executable, str(ROOT / "bench" / "mqtt_counter.py"), str(broker_port), "naive/#"])
+    with on_load_cpu():
+        counter = Line([sys.executable, str(ROOT / "bench" / "mqtt_counter.py"), str(broker_port), "naive/#"])
     env = process.tango_env(tango_host)
     env["TANGO_EVENT_BUFFER_HWM"] = "100000"
     devices = ",".join(f"bench/src/{k}" for k in range(sources))
@@ -229,8 +253,9 @@ def bridge_health(tmp: Path) -> dict:
 
 
 def count_ceiling(tango_host: str, sources: int, specs: list[str], rates: list[float], seconds: float,
-                  direct: bool, runs: int) -> list[float]:
-    """Highest lossless rate of a subscriber that only counts (same sources, same steps)."""
+                  direct: bool, runs: int, latency: dict[float, tuple[float, float]]) -> list[float]:
+    """Highest lossless rate of a subscriber that only counts (same sources, same steps); its
+    event latency (p50, p99 ms) per offered rate goes into ``latency`` (the last ladder's)."""
     env = process.tango_env(tango_host)
     env["TANGO_EVENT_BUFFER_HWM"] = "100000"
     flags = ["--direct"] if direct else []
@@ -247,9 +272,12 @@ def count_ceiling(tango_host: str, sources: int, specs: list[str], rates: list[f
             sent, took = burst(tango_host, sources, rate, seconds)
             cpu = ps.cpu_percent()
             time.sleep(SETTLE_S)
-            got = int(counter.ask()[0]) - before
+            reply = counter.ask()
+            got = int(reply[0]) - before
+            latency[rate] = (float(reply[2]), float(reply[3]))
             print(f"  {name} offered {rate:>7.0f}/s (achieved {sent / took:,.0f}/s): pushed {sent}, counted {got}, "
-                  f"CPU {cpu:.0f} %{'' if got == sent else '  <- LOSS'}", flush=True)
+                  f"event latency p50 {reply[2]} ms p99 {reply[3]} ms, CPU {cpu:.0f} %"
+                  f"{'' if got == sent else '  <- LOSS'}", flush=True)
             return got == sent, sent / took
 
         return [ladder(step, rates) for _ in range(runs)]
@@ -266,20 +294,40 @@ def main() -> None:
     parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000,50000")
     parser.add_argument("--peer", type=Path, default=ROOT.parent / "shared" / "peers" / "naive_bridge.py",
                         help="the peer bridge (naive_bridge.py); 'none' to leave it out")
+    parser.add_argument("--pin-sources", type=int, metavar="CPU",
+                        help="run the sources on this CPU alone, everything else on the other CPUs")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy flame graphs of the bridge at 1,000 and 10,000 events/s into DIR")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
+    if args.pin_sources is not None:
+        others = os.sched_getaffinity(0) - {args.pin_sources}
+        if args.pin_sources not in os.sched_getaffinity(0) or not others:
+            raise SystemExit(f"--pin-sources {args.pin_sources}: this process may run on CPUs "
+                             f"{sorted(os.sched_getaffinity(0))}; give one of them, and leave at least one other")
+        os.sched_setaffinity(0, others)  # the consumers under test inherit it; on_load_cpu() for the rest
+        global LOAD_CPU
+        LOAD_CPU = {args.pin_sources}
+    py_spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if args.profile is not None:
+        if py_spy is None:
+            raise SystemExit("--profile needs py-spy (pip install '.[bench]')")
+        args.profile.mkdir(parents=True, exist_ok=True)
+    profiled: set[float] = set()
     per_source = args.attributes // args.sources
     if str(args.peer) != "none" and not args.peer.exists():
         raise SystemExit(f"the peer {args.peer} is missing: give --peer PATH, or --peer none")
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         database = EmbeddedDatabase("127.0.0.1", process.free_port(), tmp / "db")
-        db_proc = database.start()
-        broker = services.mosquitto(tmp / "mosquitto")
-        influx = services.influxdb1(tmp / "influx")
+        with on_load_cpu():
+            db_proc = database.start()
+            broker = services.mosquitto(tmp / "mosquitto")
+            influx = services.influxdb1(tmp / "influx")
         sources = start_sources(tmp, database.tango_host, args.sources, per_source)
         path = station_file(tmp, database.tango_host, args.sources, per_source, broker.port, influx.port)
-        counter = Line([sys.executable, str(ROOT / "bench" / "mqtt_counter.py"), str(broker.port), "dcs/bench/#"])
+        with on_load_cpu():
+            counter = Line([sys.executable, str(ROOT / "bench" / "mqtt_counter.py"), str(broker.port), "dcs/bench/#"])
         bridge_env = process.tango_env(database.tango_host)
         bridge_env["TANGO_EVENT_BUFFER_HWM"] = "100000"
         bridge = process.spawn([sys.executable, "-m", "bridges", str(path)], bridge_env, tmp / "bridge.log")
@@ -303,7 +351,16 @@ def main() -> None:
                 ps.cpu_percent()
                 counter_ps.cpu_percent()
                 psutil.cpu_percent()
+                spy = None
+                if args.profile is not None and rate in (1000, 10000) and rate not in profiled:
+                    profiled.add(rate)
+                    spy = subprocess.Popen([py_spy, "record", "--pid", str(bridge.pid), "--nonblocking",
+                                            "--duration", str(max(1, int(args.seconds))), "--rate", "200", "--gil", "--threads",
+                                            "--output", str(args.profile / f"bridge-{rate:.0f}.svg")],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 sent, took = burst(database.tango_host, args.sources, rate, args.seconds)
+                if spy is not None:
+                    spy.wait(timeout=60)
                 cpu = ps.cpu_percent()
                 machine = psutil.cpu_percent() * psutil.cpu_count()
                 counter_cpu = counter_ps.cpu_percent()
@@ -332,8 +389,10 @@ def main() -> None:
             peer_rates = [] if str(args.peer) == "none" else peer_rate(
                 tmp, args.peer, database.tango_host, args.sources, rates, args.seconds, broker.port, influx.port,
                 args.runs)
-            ceilings = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, False, args.runs)
-            directs = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, True, args.runs)
+            ceiling_latency: dict[float, tuple[float, float]] = {}
+            ceilings = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, False, args.runs,
+                                     ceiling_latency)
+            directs = count_ceiling(database.tango_host, args.sources, specs, rates, args.seconds, True, args.runs, {})
         finally:
             for proc in sources:
                 proc.terminate()
@@ -346,6 +405,9 @@ def main() -> None:
     lossless = [r for r in results if r[8]]
     at = {r[9]: r for r in results}
     print()
+    if args.pin_sources is not None:
+        print(f"sources, sinks (mosquitto, influxd, MQTT counter) and database on CPU {args.pin_sources}; "
+              f"the consumer under test (bridge, peer, ceiling) alone on CPUs {sorted(os.sched_getaffinity(0))}")
     print(f"attributes {args.attributes} in {args.sources} source processes, {args.seconds:.0f} s per step, "
           f"median of {args.runs} ladders; lossless = every pushed event in both sinks within {SETTLE_S} s after the step")
     print(f"time to subscribe {args.attributes} attributes: {subscribe_s:.2f} s (target < 5 s)")
@@ -356,7 +418,10 @@ def main() -> None:
     for target, limit in ((1000, 5.0), (10000, 20.0)):
         if target in at:
             r = at[target]
-            print(f"MQTT latency at {target}/s offered: p50 {r[4]:.2f} ms, p99 {r[5]:.2f} ms (target p99 < {limit:.0f} ms)")
+            print(f"MQTT latency at {target}/s offered: p50 {r[4]:.2f} ms, p99 {r[5]:.2f} ms (target p99 < {limit:.0f} ms)"
+                  + (f"; the event channel alone (Tango timestamp -> the plain subscriber's callback): p50 "
+                     f"{ceiling_latency[target][0]:.2f} ms, p99 {ceiling_latency[target][1]:.2f} ms"
+                     if target in ceiling_latency else ""))
     print(f"archive commit p99: {health.get('archive_commit_p99_ms', float('nan'))} ms")
     if peer_rates:
         print(f"peer (naive_bridge.py), highest lossless rate into InfluxDB and MQTT: {median(peer_rates):.0f} events/s "

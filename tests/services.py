@@ -86,7 +86,8 @@ def mosquitto(folder: Path, port: int | None = None) -> Service:
     port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "mosquitto.conf"
-    lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "persistence false", "max_queued_messages 0"]
+    lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "persistence false", "max_queued_messages 0",
+             "set_tcp_nodelay true"]
     if os.geteuid() == 0:
         lines.append("user root")
     conf.write_text("\n".join(lines) + "\n")
