@@ -111,4 +111,6 @@ def ask(path: Path, timeout_s: float = 15.0) -> list[dict] | None:
         devices = json.loads(b"".join(chunks))["devices"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return devices if isinstance(devices, list) else None
+    if not isinstance(devices, list) or not all(isinstance(device, dict) for device in devices):
+        return None
+    return devices

@@ -100,6 +100,26 @@ def check_stored_quick_test(db) -> None:
     assert {s["phase"] for s in db.dcs_snapshots.find({"run_id": run["_id"]})} == {"start", "end"}
 
 
+def test_last_runs_are_kept_by_the_runner_not_asked_of_the_store_at_each_read(tmp_path, request):
+    """A read of last_runs never waits for the run store: with the store gone it answers the list
+    kept since the last run (a read that asked the store would wait its 3 s timeout, as long as
+    the client's own, and fail or come back empty)."""
+    store = secantus(tmp_path)
+    try:
+        context, _ = runner(tmp_path, f"mongodb://127.0.0.1:{store.port}", database_name(request))
+        with context as device:
+            wait_for(lambda: device.state() == tango.DevState.STANDBY, 15, what="STANDBY")
+            assert list(device.last_runs or []) == []
+            device.Start("2SquickTest")
+            assert finished(device) == "done"
+            wait_for(lambda: list(device.last_runs or [])[:1] and device.last_runs[0].startswith("run 1 2SquickTest done"),
+                     10, 0.1, "run 1 in last_runs")
+            store.stop()
+            assert device.last_runs[0].startswith("run 1 2SquickTest done")
+    finally:
+        store.stop()
+
+
 def test_abort_mid_run_leaves_no_process_and_a_run_marked_aborted(tmp_path, store_uri, request):
     database = database_name(request)
     context, _ = runner(tmp_path, store_uri, database, speed=0.2)

@@ -181,14 +181,7 @@ class Ph2AcfRunner(Device):
 
     @attribute(dtype=(str,), max_dim_x=20, doc="the last runs: 'run N tag status reason'")
     def last_runs(self):
-        if self.manager is None:
-            return []
-        try:
-            runs = self.manager.store.runs(limit=10)
-        except RunStoreError:
-            return []
-        return [f"run {r['run_number']} {r.get('calibration', '')} {r.get('status', '')} {r.get('reason', '')}".strip()
-                for r in runs if r.get("device") == self.get_name()]
+        return [] if self.manager is None else list(self.manager.last_runs)
 
     # -------------------------------------------------------------- commands
     @command(dtype_in=str, doc_in="calibration tag, e.g. 2SquickTest", dtype_out=int, doc_out="the run number")

@@ -32,6 +32,7 @@ FC7_CHECK_PERIOD_S = 30.0
 # moment (an input unknown for one missed heartbeat, the interlock slow to answer under load) is not
 # a lost permit, as a rule's debounce is not a trip. A tripped rule aborts at once.
 PERMIT_LOST_TURNS = 3
+LAST_RUNS_RETRY_S = 10.0  # a run store that did not answer is asked for the last runs again after this
 
 
 class RunRefused(RuntimeError):
@@ -94,14 +95,23 @@ class RunManager:
         self._refused_run: CalibrationProcess | None = None  # the run whose permit was refused at the last turn
         self._refusals = 0  # how many turns in a row
         self._monitor = threading.Thread(target=self._watch, name=f"runner {config.device}", daemon=True)
+        # the last runs, 'run N tag status reason' newest first: read from the store by a thread of
+        # their own when a run starts or ends, never in an attribute read (a store that does not
+        # answer would block the read for its whole timeout)
+        self.last_runs: list[str] = []
+        self._runs_changed = threading.Event()
+        self._runs_changed.set()
+        self._runs_reader = threading.Thread(target=self._keep_last_runs, name=f"runs {config.device}", daemon=True)
 
     # -------------------------------------------------------------- lifecycle
     def start(self) -> None:
         self._check_setup(force=True)
         self._monitor.start()
+        self._runs_reader.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._runs_changed.set()
         if self.process is not None:
             self.process.abort("aborted: the device server stopped")
             self.process.wait(15)
@@ -206,6 +216,7 @@ class RunManager:
                 "steps_total": len(steps),
             })
             self.store.add_snapshot(self.run_id, "start", before.taken, before.values, before.interlock)
+            self._runs_changed.set()
             log_path = self.config.base_dir / "logs" / f"Run_{number}.log"
             self.process = CalibrationProcess(
                 argv, self.config.base_dir, self._env(), tag, len(steps), self._progress, log_path,
@@ -258,6 +269,7 @@ class RunManager:
             log.exception("recording run %s failed", number)
             outcome = Outcome("failed", f"{outcome.reason}; recording failed: {exc}", outcome.exit_code, p,
                               outcome.started, outcome.ended)
+        self._runs_changed.set()
         with self._lock:
             self.process = None
             self.last_outcome = outcome
@@ -273,6 +285,22 @@ class RunManager:
     def reset(self) -> None:
         if self.state == ALARM:
             self._set(STANDBY, "ready")
+
+    def _keep_last_runs(self) -> None:
+        while True:
+            self._runs_changed.wait()
+            if self._stop.is_set():
+                return
+            self._runs_changed.clear()
+            try:
+                runs = self.store.runs(limit=10)
+            except Exception as exc:  # RunStoreError, or anything else: the reader outlives it
+                log.warning("the last runs could not be read (asked again in %.0f s): %s", LAST_RUNS_RETRY_S, exc)
+                self._runs_changed.set()
+                self._stop.wait(LAST_RUNS_RETRY_S)
+                continue
+            self.last_runs = [f"run {r['run_number']} {r.get('calibration', '')} {r.get('status', '')} "
+                              f"{r.get('reason', '')}".strip() for r in runs if r.get("device") == self.config.device]
 
     # --------------------------------------------------------------- monitor
     def _watch(self) -> None:
