@@ -27,9 +27,13 @@ class Recorder:
     def __init__(self):
         self.values: list[float] = []
         self.threads: set[str] = set()
+        self.local = threading.local()  # lives as long as the Python thread state the event came on
+        self.on_same_state: list[int] = []  # each event: how many came on its thread state, this one included
 
     def push_event(self, event):
         self.threads.add(threading.current_thread().name)
+        self.local.events = getattr(self.local, "events", 0) + 1
+        self.on_same_state.append(self.local.events)
         if not event.err:
             self.values.append(event.attr_value.value)
 
@@ -46,11 +50,15 @@ def test_events_arrive_through_the_direct_callback():
             assert subscriptions.direct == 1, "pytango moved its event callbacks: devices/subscriptions.py needs a look"
             event_id = next(iter(client.__dict__["_subscribed_events"]))
             callback = client.__dict__["_subscribed_events"][event_id][0]
-            assert callback.push_event == recorder.push_event
             for _ in range(5):
                 proxy.Bump()
             wait_for(lambda: recorder.values[-1:] == [5.0], timeout_s=10, what="the fifth event")
             assert recorder.values == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+            # after an event on cppTango's own thread, it calls the bound method itself
+            assert callback.push_event == recorder.push_event
+            # and on one kept Python thread state (pytango made a new one for each event, an mmap
+            # each): the first event came on the subscribing thread, the others on cppTango's
+            assert recorder.on_same_state == [1, 1, 2, 3, 4, 5]
         finally:
             subscriptions.close()
         assert not client.__dict__["_subscribed_events"], "close() unsubscribed"
