@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ import tango
 
 from bridges.stats import BridgeStats
 from db.archive.reading import Reading
+from db.runtime.proxies import Proxies
 from devices.subscriptions import EventSubscriptions
 
 log = logging.getLogger("trackerdcs.bridge.tango")
@@ -104,20 +104,10 @@ class TangoSource:
     def __init__(self, tango_host: str, stats: BridgeStats, watch_period: float = 1.0):
         self.tango_host = tango_host
         self.stats = stats
-        self._proxies: dict[str, tango.DeviceProxy] = {}
-        self._proxies_lock = threading.Lock()
+        self.proxy = Proxies(tango_host)
         host, _, port = tango_host.rpartition(":")
         self.subscriptions = EventSubscriptions(self.proxy, lambda: tango.Database(host, int(port)), watch_period,
                                                 name="bridge-restart-watcher")
-
-    def proxy(self, device: str) -> tango.DeviceProxy:
-        with self._proxies_lock:
-            proxy = self._proxies.get(device)
-        if proxy is None:
-            proxy = tango.DeviceProxy(f"tango://{self.tango_host}/{device}")  # a database import: not under the lock
-            with self._proxies_lock:
-                proxy = self._proxies.setdefault(device, proxy)
-        return proxy
 
     def _unit(self, proxy: tango.DeviceProxy, attribute: str) -> str:
         if attribute == "State":

@@ -8,8 +8,9 @@ import time
 
 from db.config.station import LoadedStation
 from db.runtime import process
+from db.runtime.proxies import Proxies
 from servers import status_socket
-from servers.device_status import DeviceStatus, Proxies, entries, read
+from servers.device_status import DeviceStatus, entries, read
 from servers.launcher import LaunchError, launcher_pid_file, running_launcher, startup_deadline_s, state_file
 
 

@@ -8,13 +8,13 @@ connection: at 321 devices that is most of the CLI's 3 s, while the reads themse
 
 from __future__ import annotations
 
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import tango
 
 from db.config.station import LoadedStation
+from db.runtime.proxies import Proxies
 from devices.catalog import KEY_ATTRIBUTES
 
 STATUS_WORKERS = 16  # devices asked at once: a dead device costs its own timeout, not everybody's
@@ -36,25 +36,6 @@ class DeviceStatus:
     def from_dict(cls, data: dict) -> DeviceStatus:
         return cls(str(data["name"]), str(data["device_class"]), str(data["state"]), str(data["status"]),
                    dict(data.get("attributes") or {}), bool(data.get("external")))
-
-
-class Proxies:
-    """One proxy per device, made on first use and kept (thread-safe)."""
-
-    def __init__(self, tango_host: str, timeout_ms: int, known: dict[str, tango.DeviceProxy] | None = None):
-        self.tango_host, self.timeout_ms = tango_host, timeout_ms
-        self._proxies = dict(known or {})
-        self._lock = threading.Lock()
-
-    def __call__(self, name: str) -> tango.DeviceProxy:
-        with self._lock:
-            proxy = self._proxies.get(name)
-        if proxy is None:
-            proxy = tango.DeviceProxy(f"tango://{self.tango_host}/{name}")  # a database import: not under the lock
-            proxy.set_timeout_millis(self.timeout_ms)
-            with self._lock:
-                proxy = self._proxies.setdefault(name, proxy)
-        return proxy
 
 
 def entries(station: LoadedStation) -> list[tuple[str, str, bool]]:

@@ -31,6 +31,7 @@ from db.config import tango_config
 from db.config.station import EmbeddedRunStore, LoadedStation
 from db.config.validation import load_station
 from db.runtime import process
+from db.runtime.proxies import Proxies
 from db.runtime.tango_database import DatabaseError, EmbeddedDatabase, answering, connect
 from servers import device_status, emulators, ph2acf_boards
 from servers.broker import broker_command
@@ -464,7 +465,7 @@ class StationLauncher:
 
     def _serve_status(self) -> None:
         """Answer `trackerdcs status` with the proxies made while waiting for the devices."""
-        proxies = device_status.Proxies(self.station.tango_host, 1500, known=self._proxies)
+        proxies = Proxies(self.station.tango_host, 1500, known=self._proxies)
         rows = device_status.entries(self.station)
         status = StatusSocket(socket_path(self.station),
                               lambda: [row.as_dict() for row in device_status.read(proxies, rows)])

@@ -13,6 +13,8 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from servers.broker import mosquitto_config
+
 from testkit import free_port
 
 
@@ -86,11 +88,7 @@ def mosquitto(folder: Path, port: int | None = None) -> Service:
     port = port or free_port()
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "mosquitto.conf"
-    lines = [f"listener {port} 127.0.0.1", "allow_anonymous true", "persistence false", "max_queued_messages 0",
-             "set_tcp_nodelay true"]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    conf.write_text("\n".join(lines) + "\n")
+    conf.write_text(mosquitto_config("127.0.0.1", port))  # the station broker's own config
     service = Service("mosquitto", [binary("mosquitto", "/usr/sbin/mosquitto"), "-c", str(conf)], folder, port)
     return service.start(tcp_ready(port))
 
