@@ -2,7 +2,7 @@
 which feeds a real InfluxDB (Debian influxd, /write) and a real mosquitto.
 
     .venv/bin/python bench/bridge.py [--attributes 1000] [--sources 4] [--seconds 5] [--runs 3]
-                                     [--rates 1000,5000,10000,15000,20000,25000,30000,40000,50000]
+                                     [--rates 1000,5000,10000,15000,20000,25000,30000,40000,50000,60000]
                                      [--peer ../shared/peers/naive_bridge.py]
 
 For each offered rate (events/s over all attributes) it checks zero loss into
@@ -291,7 +291,7 @@ def main() -> None:
     parser.add_argument("--sources", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--runs", type=int, default=3, help="ladders per consumer; the median is reported")
-    parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000,50000")
+    parser.add_argument("--rates", default="1000,5000,10000,15000,20000,25000,30000,40000,50000,60000")
     parser.add_argument("--peer", type=Path, default=ROOT.parent / "shared" / "peers" / "naive_bridge.py",
                         help="the peer bridge (naive_bridge.py); 'none' to leave it out")
     parser.add_argument("--pin-sources", type=int, metavar="CPU",
